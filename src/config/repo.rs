@@ -1,0 +1,147 @@
+//! Per-repository configuration: `.github/fixpoint.yml`, read through the contents API
+//! at the failing commit so a run is judged by the config it was built from.
+//!
+//! The documented example lives at `docs/fixpoint.example.yml`. Unknown keys are an
+//! error that names the key and the nearest known one: a typo must not silently turn
+//! Fixpoint off for a repository.
+
+use serde::{Deserialize, Serialize};
+
+pub const PATH: &str = ".github/fixpoint.yml";
+
+/// The keys `RepoConfig` accepts, for did-you-mean suggestions.
+const KEYS: &[&str] = &[
+    "deploy_workflows",
+    "branches",
+    "topology",
+    "max_iterations",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Workflows that deploy: names, file names (`deploy.yml`) or paths
+    /// (`.github/workflows/deploy.yml`). Failures of other workflows are not incidents.
+    pub deploy_workflows: Vec<String>,
+    /// Branches whose failed deploys start an investigation. Empty means the default branch.
+    #[serde(default)]
+    pub branches: Vec<String>,
+    /// The service's topology map, relative to the repository root.
+    pub topology: String,
+    /// Iterations without progress before Fixpoint escalates to people.
+    #[serde(default = "default_iterations")]
+    pub max_iterations: u32,
+}
+
+fn default_iterations() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RepoConfigError {
+    #[error("{PATH}: unknown key `{key}`{hint}; known keys are {known}")]
+    UnknownKey {
+        key: String,
+        hint: String,
+        known: String,
+    },
+    #[error("{PATH}: {0}")]
+    Invalid(String),
+}
+
+impl RepoConfig {
+    pub fn parse(text: &str) -> Result<Self, RepoConfigError> {
+        // Look at the keys first so a typo gets a did-you-mean instead of serde's list.
+        let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| RepoConfigError::Invalid(format!("not valid YAML: {e}")))?;
+        let map = raw.as_mapping().ok_or_else(|| {
+            RepoConfigError::Invalid(
+                "the file must be a mapping of keys such as `deploy_workflows:` and `topology:`"
+                    .into(),
+            )
+        })?;
+        for key in map.keys() {
+            let key = key.as_str().unwrap_or("<non-string key>");
+            if !KEYS.contains(&key) {
+                return Err(RepoConfigError::UnknownKey {
+                    key: key.to_string(),
+                    hint: did_you_mean(key, KEYS)
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default(),
+                    known: KEYS.join(", "),
+                });
+            }
+        }
+        let config: RepoConfig = serde_yaml_ng::from_value(raw)
+            .map_err(|e| RepoConfigError::Invalid(e.to_string()))?;
+        if config.deploy_workflows.is_empty() {
+            return Err(RepoConfigError::Invalid(
+                "`deploy_workflows` is empty: list the workflows that deploy, e.g. [deploy.yml]"
+                    .into(),
+            ));
+        }
+        if config.max_iterations == 0 || config.max_iterations > 50 {
+            return Err(RepoConfigError::Invalid(format!(
+                "`max_iterations: {}` is out of range: use 1 to 50",
+                config.max_iterations
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Whether a run of `workflow` (its name and file path) is a deploy this config covers.
+    pub fn is_deploy(&self, name: &str, path: Option<&str>) -> bool {
+        self.deploy_workflows.iter().any(|w| {
+            w == name
+                || path.is_some_and(|p| {
+                    p == w || p.rsplit('/').next() == Some(w.as_str()) || p.ends_with(&format!("/{w}"))
+                })
+        })
+    }
+
+    pub fn covers_branch(&self, branch: &str, default_branch: Option<&str>) -> bool {
+        if self.branches.is_empty() {
+            return default_branch.is_none_or(|d| d == branch);
+        }
+        self.branches.iter().any(|b| b == branch)
+    }
+}
+
+/// The closest candidate within a small edit distance, for error messages.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = include_str!("../../docs/fixpoint.example.yml");
+        let c = RepoConfig::parse(text).unwrap();
+        assert!(c.is_deploy("Deploy to staging", Some(".github/workflows/deploy.yml")));
+        assert!(c.is_deploy("anything", Some(".github/workflows/deploy.yml")));
+        assert!(!c.is_deploy("CI", Some(".github/workflows/ci.yml")));
+    }
+
+    #[test]
+    fn a_typo_names_the_key_and_the_fix() {
+        let e = RepoConfig::parse("deploy_workflow: [deploy.yml]\ntopology: t.yaml\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("unknown key `deploy_workflow`"), "{msg}");
+        assert!(msg.contains("did you mean `deploy_workflows`?"), "{msg}");
+    }
+
+    #[test]
+    fn branches_default_to_the_default_branch() {
+        let c = RepoConfig::parse("deploy_workflows: [d.yml]\ntopology: t.yaml\n").unwrap();
+        assert!(c.covers_branch("main", Some("main")));
+        assert!(!c.covers_branch("feature/x", Some("main")));
+    }
+}

@@ -1,0 +1,153 @@
+//! The `workflow_run` job: one investigation per failed deploy run attempt.
+//!
+//! Today it opens the investigation, reads `.github/fixpoint.yml` at the failing
+//! commit, decides whether this run is a deploy Fixpoint covers, and collects the
+//! failed run's jobs and failed steps. The sweep and the diagnosis build on it.
+
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use crate::config::repo::{self, RepoConfig};
+use crate::github::GitHubError;
+use crate::github::auth::Permissions;
+use crate::ids::{InstallationId, RepoName, RunId};
+use crate::store::investigations::{RunJob, RunRef};
+use crate::worker::JobContext;
+
+/// What the repository's config said, as stored in the job's journal.
+#[derive(Debug, Serialize, Deserialize)]
+enum ConfigOutcome {
+    Loaded(RepoConfig),
+    Missing,
+    Invalid(String),
+}
+
+pub async fn run(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
+    let span = tracing::info_span!("investigation", repo = %run.repo, run_id = run.run_id, attempt = run.run_attempt);
+    investigate(ctx, run).instrument(span).await
+}
+
+async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
+    let store = &ctx.store;
+    let id = ctx.step("open_investigation", || store.open_investigation(&run)).await?;
+    let repo = RepoName::parse(&run.repo).map_err(anyhow::Error::msg)?;
+    let client = ctx.github.repo(InstallationId(run.installation_id), repo, Permissions::investigate());
+
+    let config = ctx
+        .step("read_repo_config", || async {
+            Ok(match client.read_file(repo::PATH, &run.head_sha).await {
+                Ok(None) => ConfigOutcome::Missing,
+                Ok(Some(text)) => match RepoConfig::parse(&text) {
+                    Ok(c) => ConfigOutcome::Loaded(c),
+                    Err(e) => ConfigOutcome::Invalid(e.to_string()),
+                },
+                Err(e) => return Err(classify(e)),
+            })
+        })
+        .await;
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return give_up_if_permanent(ctx, id, e).await,
+    };
+    let config = match config {
+        ConfigOutcome::Loaded(c) => c,
+        ConfigOutcome::Missing => {
+            let why = format!(
+                "no {} at {}: add one (see docs/fixpoint.example.yml) for Fixpoint to debug this repository's deploys",
+                repo::PATH,
+                short(&run.head_sha)
+            );
+            return not_started(ctx, id, &why).await;
+        }
+        ConfigOutcome::Invalid(why) => return not_started(ctx, id, &why).await,
+    };
+    if !config.is_deploy(&run.workflow, run.workflow_path.as_deref()) {
+        let why = format!(
+            "workflow `{}` is not a deploy per {} (deploy_workflows: {})",
+            run.workflow,
+            repo::PATH,
+            config.deploy_workflows.join(", ")
+        );
+        return not_started(ctx, id, &why).await;
+    }
+    if !config.covers_branch(&run.branch, run.default_branch.as_deref()) {
+        let why = format!("branch `{}` is not covered by {} `branches`", run.branch, repo::PATH);
+        return not_started(ctx, id, &why).await;
+    }
+    let service = std::path::Path::new(&config.topology)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
+
+    let jobs = ctx
+        .step("fetch_run_jobs", || async {
+            let jobs = client
+                .list_run_jobs(RunId(run.run_id), run.run_attempt)
+                .await
+                .map_err(classify)?;
+            Ok(jobs
+                .into_iter()
+                .map(|j| RunJob {
+                    job_id: j.id,
+                    failed_steps: j
+                        .steps
+                        .iter()
+                        .filter(|s| matches!(s.conclusion.as_deref(), Some("failure" | "timed_out")))
+                        .map(|s| s.name.clone())
+                        .collect(),
+                    name: j.name,
+                    conclusion: j.conclusion,
+                })
+                .collect::<Vec<_>>())
+        })
+        .await;
+    let jobs = match jobs {
+        Ok(j) => j,
+        Err(e) => return give_up_if_permanent(ctx, id, e).await,
+    };
+    store.record_run_jobs(id, &jobs).await?;
+    let failed: Vec<&str> = jobs
+        .iter()
+        .filter(|j| matches!(j.conclusion.as_deref(), Some("failure" | "timed_out")))
+        .map(|j| j.name.as_str())
+        .collect();
+    let summary = format!("{} job(s), failed: {}", jobs.len(), if failed.is_empty() { "none reported".into() } else { failed.join(", ") });
+    tracing::info!(investigation = id, %summary, "failed run collected");
+    store
+        .set_investigation_status(id, "collected", Some(&summary), service.as_deref())
+        .await
+}
+
+/// A GitHub answer that retrying cannot change (404, 403 without a rate limit, 422).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Permanent(GitHubError);
+
+/// Marks 4xx answers as permanent; everything else is retried by the queue.
+fn classify(e: GitHubError) -> anyhow::Error {
+    match e.status() {
+        Some(s) if s.is_client_error() => Permanent(e).into(),
+        _ => e.into(),
+    }
+}
+
+async fn give_up_if_permanent(ctx: &JobContext, id: i64, e: anyhow::Error) -> anyhow::Result<()> {
+    let permanent = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<Permanent>())
+        .map(|p| p.to_string());
+    if let Some(p) = permanent {
+        let why = format!("GitHub refused: {p}. Check that the App is installed on the repository with actions and contents read");
+        ctx.store.set_investigation_status(id, "failed", Some(&why), None).await?;
+        return Ok(());
+    }
+    Err(e)
+}
+
+async fn not_started(ctx: &JobContext, id: i64, why: &str) -> anyhow::Result<()> {
+    tracing::info!(investigation = id, reason = why, "investigation not started");
+    ctx.store.set_investigation_status(id, "not_started", Some(why), None).await
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}

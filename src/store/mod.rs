@@ -1,0 +1,83 @@
+//! Durable state in SQLite through sqlx: deliveries, the job queue with leases,
+//! installations and investigations. Every SQL statement lives below this module,
+//! which is the seam a Postgres backend would slot in behind.
+
+pub mod deliveries;
+pub mod installations;
+pub mod investigations;
+pub mod jobs;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use jobs::{ClaimedJob, JobKind, NewJob, QueueCounts};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and applies the embedded migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("DATABASE_URL `{url}` is not a SQLite URL"))?
+            .create_if_missing(true)
+            // WAL lets the webhook handler write while workers read; NORMAL is durable
+            // across process crashes in WAL mode, which is the failure we design for.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the database at `{url}`"))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("cannot apply the database migrations")?;
+        Ok(Self { pool })
+    }
+
+    /// A fresh in-memory database, for tests and one-shot commands.
+    pub async fn in_memory() -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Ready means: the database answers and every embedded migration is applied.
+    pub async fn readiness(&self) -> Result<(), String> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| format!("database unreachable: {e}"))?;
+        let expected = MIGRATOR.iter().count() as i64;
+        if applied < expected {
+            return Err(format!("{applied} of {expected} migrations applied"));
+        }
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch: every time column uses it.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,576 @@
+//! The multi-hop graph: a root map and the maps its `topology:` links name, flattened into the
+//! list of checks the sweep runs.
+//!
+//! Hop rules: the root service's own checks (gha when `repo` is set, ecs, cloudwatch) are hop 0;
+//! its nodes hop 1. A node with `topology:` is a service: its map's own ecs/logs run as that node
+//! at the node's hop, and that map's nodes one hop further. `max_depth` is the furthest hop
+//! planned: a map is read only if the hop where it appears is within it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use super::error::{Problem, TopologyError};
+use super::load::load_reporting_all;
+use super::model::{Direction, Node, SkillKind, Topology, is_production};
+use crate::ids::RepoName;
+
+/// How many hops a sweep follows when nobody says otherwise.
+pub const DEFAULT_DEPTH: u32 = 2;
+
+/// Every check a sweep runs, with the tree it came from (for people).
+#[derive(Debug, Clone, Serialize)]
+pub struct TopologyGraph {
+    pub root: ServiceVisit,
+    /// Flat, in tree order: what the sweep fans out over.
+    pub checks: Vec<PlannedCheck>,
+    pub max_depth: u32,
+    /// Problems that do not stop a sweep: missing connection details (the sweep reports those
+    /// nodes `unknown`; `topology check` counts them as errors) and warnings.
+    pub notes: Vec<Problem>,
+}
+
+/// One service in the tree: the root, or a node whose `topology:` map was followed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceVisit {
+    /// The root's `service`, or the name of the node that links to this map.
+    pub name: String,
+    pub file: PathBuf,
+    pub environment: Option<String>,
+    pub hop: u32,
+    /// Indexes into [`TopologyGraph::checks`].
+    pub own_checks: Vec<usize>,
+    pub nodes: Vec<NodeVisit>,
+    /// Nodes of this map not planned because they lie beyond `max_depth`.
+    pub beyond_depth: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeVisit {
+    pub name: String,
+    pub direction: Direction,
+    pub hop: u32,
+    /// The node's own skill check; `None` for a service node, whose checks are its map's.
+    pub check: Option<usize>,
+    /// Where `topology:` points, resolved against the file that names it.
+    pub linked_file: Option<PathBuf>,
+    /// The node's map, when it has `topology:` and the map loaded (not on a cycle).
+    pub map: Option<Box<ServiceVisit>>,
+}
+
+/// One check for the sweep: which skill, against what, at which hop, reached how.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedCheck {
+    pub node: String,
+    pub hop: u32,
+    /// `None` only for a node that names no skill (its target is `Missing`).
+    pub skill: Option<SkillKind>,
+    /// `None` for the root service's own checks.
+    pub direction: Option<Direction>,
+    /// Node names from the root service down to (not including) `node`.
+    pub via: Vec<String>,
+    pub source_file: PathBuf,
+    pub target: CheckTarget,
+    pub timeout_s: Option<u64>,
+}
+
+/// What a skill needs to run. Secrets stay as the name of their environment variable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CheckTarget {
+    Gha {
+        repo: RepoName,
+    },
+    Ecs {
+        cluster: String,
+        service: String,
+        region: Option<String>,
+    },
+    Logs {
+        group: String,
+        region: Option<String>,
+    },
+    Http {
+        endpoint: Endpoint,
+        expect_status: Option<u16>,
+        expect_body: Option<String>,
+    },
+    Postgres {
+        endpoint: Endpoint,
+    },
+    Redis {
+        endpoint: Endpoint,
+    },
+    Sqs {
+        queue: String,
+        dlq: Option<String>,
+        region: Option<String>,
+    },
+    Lambda {
+        function: String,
+        region: Option<String>,
+    },
+    /// The node lacks what its skill needs; the sweep reports it `unknown` with `what`.
+    Missing {
+        what: String,
+    },
+}
+
+/// A URL written in the map, or the name of the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    Url(String),
+    Env(String),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Url(url) => f.write_str(&super::error::redact_userinfo(url)),
+            Endpoint::Env(var) => write!(f, "${var}"),
+        }
+    }
+}
+
+impl fmt::Display for CheckTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let region = |r: &Option<String>| r.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+        match self {
+            CheckTarget::Gha { repo } => write!(f, "{repo}"),
+            CheckTarget::Ecs {
+                cluster,
+                service,
+                region: r,
+            } => write!(f, "{cluster}/{service}{}", region(r)),
+            CheckTarget::Logs { group, region: r } => write!(f, "{group}{}", region(r)),
+            CheckTarget::Http {
+                endpoint,
+                expect_status,
+                expect_body,
+            } => {
+                write!(f, "{endpoint}")?;
+                if let Some(status) = expect_status {
+                    write!(f, " expect {status}")?;
+                }
+                match expect_body {
+                    Some(body) => write!(f, " expect body {body:?}"),
+                    None => Ok(()),
+                }
+            }
+            CheckTarget::Postgres { endpoint } | CheckTarget::Redis { endpoint } => {
+                write!(f, "{endpoint}")
+            }
+            CheckTarget::Sqs {
+                queue,
+                dlq,
+                region: r,
+            } => {
+                write!(f, "{queue}{}", region(r))?;
+                match dlq {
+                    Some(dlq) => write!(f, " dlq {dlq}"),
+                    None => Ok(()),
+                }
+            }
+            CheckTarget::Lambda {
+                function,
+                region: r,
+            } => write!(f, "{function}{}", region(r)),
+            CheckTarget::Missing { what } => write!(f, "✗ missing: {what}"),
+        }
+    }
+}
+
+impl TopologyGraph {
+    /// Load `root` and follow `topology:` links up to `max_depth` hops. Fails on the first
+    /// load error, a cycle, or a map whose environment means production (the built-in names
+    /// or `production_names`). Missing connection details do not fail: see [`Self::notes`].
+    pub fn load(
+        root: &Path,
+        max_depth: u32,
+        production_names: &[String],
+    ) -> Result<Self, TopologyError> {
+        let (graph, mut errors) = walk(root, max_depth, production_names);
+        match graph {
+            Some(graph) if errors.is_empty() => Ok(graph),
+            _ => Err(errors.remove(0)),
+        }
+    }
+}
+
+/// Walk the maps, collecting every error instead of stopping; `topology check` uses this.
+/// The graph is `None` only when the root map itself did not load.
+pub(crate) fn walk(
+    root: &Path,
+    max_depth: u32,
+    production_names: &[String],
+) -> (Option<TopologyGraph>, Vec<TopologyError>) {
+    let root = normalize(root);
+    let mut walker = Walker {
+        max_depth,
+        production_names,
+        root_dir: root.parent().map(Path::to_path_buf).unwrap_or_default(),
+        maps: HashMap::new(),
+        stack: Vec::new(),
+        errors: Vec::new(),
+        notes: Vec::new(),
+        checks: Vec::new(),
+    };
+    let visit = walker.service(&root, None, 0, &[]);
+    let graph = visit.map(|root| TopologyGraph {
+        root,
+        checks: walker.checks,
+        max_depth,
+        notes: walker.notes,
+    });
+    (graph, walker.errors)
+}
+
+struct Walker<'a> {
+    max_depth: u32,
+    production_names: &'a [String],
+    root_dir: PathBuf,
+    /// Each file is loaded and judged once, however many links name it.
+    maps: HashMap<PathBuf, Option<Topology>>,
+    /// Canonical path and display name of the maps on the current path, to name a cycle.
+    stack: Vec<(PathBuf, String)>,
+    errors: Vec<TopologyError>,
+    notes: Vec<Problem>,
+    checks: Vec<PlannedCheck>,
+}
+
+/// The link being followed: the file that names it, the node and its direction there.
+struct Link<'a> {
+    from: &'a Path,
+    node: &'a str,
+    direction: Direction,
+}
+
+impl Walker<'_> {
+    fn service(
+        &mut self,
+        file: &Path,
+        link: Option<&Link>,
+        hop: u32,
+        via: &[String],
+    ) -> Option<ServiceVisit> {
+        let linked_from = link.map(|l| (l.from.to_path_buf(), l.node.to_string()));
+        let canonical = match std::fs::canonicalize(file) {
+            Ok(c) => c,
+            Err(e) => {
+                let reason = e.to_string();
+                self.errors.push(TopologyError::Read {
+                    file: file.into(),
+                    linked_from,
+                    reason,
+                });
+                return None;
+            }
+        };
+        if let Some(at) = self.stack.iter().position(|(c, _)| *c == canonical) {
+            let mut files: Vec<String> = self.stack[at..].iter().map(|(_, d)| d.clone()).collect();
+            files.push(self.stack[at].1.clone());
+            let (from, node) = linked_from.unwrap_or_default();
+            self.errors.push(TopologyError::Cycle {
+                file: from,
+                node,
+                files,
+            });
+            return None;
+        }
+        let topology = self.load_once(file, &canonical, link)?;
+
+        let name = link.map_or(topology.service.clone(), |l| l.node.to_string());
+        let direction = link.map(|l| l.direction);
+        let mut visit = ServiceVisit {
+            name: name.clone(),
+            file: file.into(),
+            environment: topology.environment.clone(),
+            hop,
+            own_checks: Vec::new(),
+            nodes: Vec::new(),
+            beyond_depth: 0,
+        };
+        let own = |target| PlannedCheck {
+            node: name.clone(),
+            hop,
+            skill: None,
+            direction,
+            via: via.to_vec(),
+            source_file: file.into(),
+            target,
+            timeout_s: None,
+        };
+        let mut own_checks = Vec::new();
+        if link.is_none()
+            && let Some(repo) = &topology.repo
+        {
+            own_checks.push((
+                Some(SkillKind::Gha),
+                CheckTarget::Gha { repo: repo.clone() },
+            ));
+        }
+        if let Some(ecs) = &topology.ecs {
+            let (cluster, service, region) =
+                (ecs.cluster.clone(), ecs.service.clone(), ecs.region.clone());
+            own_checks.push((
+                Some(SkillKind::Ecs),
+                CheckTarget::Ecs {
+                    cluster,
+                    service,
+                    region,
+                },
+            ));
+        }
+        if let Some(logs) = &topology.logs {
+            let (group, region) = (logs.group.clone(), logs.region.clone());
+            own_checks.push((
+                Some(SkillKind::Cloudwatch),
+                CheckTarget::Logs { group, region },
+            ));
+        }
+        if topology.ecs.is_none() && topology.logs.is_none() && link.is_some() {
+            let what = format!("{} sets neither `ecs` nor `logs`", file.display());
+            own_checks.push((None, CheckTarget::Missing { what }));
+        }
+        for (skill, target) in own_checks {
+            visit.own_checks.push(self.checks.len());
+            self.checks.push(PlannedCheck {
+                skill,
+                ..own(target)
+            });
+        }
+
+        let node_hop = hop.saturating_add(1);
+        let nodes = topology.upstream.iter().map(|n| (n, Direction::Upstream));
+        let nodes = nodes.chain(
+            topology
+                .downstream
+                .iter()
+                .map(|n| (n, Direction::Downstream)),
+        );
+        if node_hop > self.max_depth {
+            visit.beyond_depth = topology.upstream.len() + topology.downstream.len();
+            return Some(visit);
+        }
+        self.stack.push((canonical, self.display(file)));
+        let mut node_via = via.to_vec();
+        node_via.push(name.clone());
+        for (node, direction) in nodes {
+            visit
+                .nodes
+                .push(self.node(node, direction, file, node_hop, &node_via));
+        }
+        self.stack.pop();
+        Some(visit)
+    }
+
+    fn node(
+        &mut self,
+        node: &Node,
+        direction: Direction,
+        file: &Path,
+        hop: u32,
+        via: &[String],
+    ) -> NodeVisit {
+        let mut visit = NodeVisit {
+            name: node.name.clone(),
+            direction,
+            hop,
+            check: None,
+            linked_file: None,
+            map: None,
+        };
+        if node.skill.is_some() || node.topology.is_none() {
+            let target = match node.missing_connection() {
+                Some(what) => {
+                    let field = node.missing_field().unwrap_or("its connection detail");
+                    let fix = format!(
+                        "add {field} to `{}`; until then the sweep reports it `unknown`",
+                        node.name
+                    );
+                    self.note(Problem::error(file, Some(&node.name), what.clone(), fix));
+                    CheckTarget::Missing { what }
+                }
+                None => target_of(node),
+            };
+            visit.check = Some(self.checks.len());
+            self.checks.push(PlannedCheck {
+                node: node.name.clone(),
+                hop,
+                skill: node.skill,
+                direction: Some(direction),
+                via: via.to_vec(),
+                source_file: file.into(),
+                target,
+                timeout_s: node.timeout_s,
+            });
+        }
+        if let Some(next) = &node.topology {
+            let next = normalize(&file.parent().unwrap_or(Path::new("")).join(next));
+            let link = Link {
+                from: file,
+                node: &node.name,
+                direction,
+            };
+            visit.map = self.service(&next, Some(&link), hop, via).map(Box::new);
+            visit.linked_file = Some(next);
+        }
+        visit
+    }
+
+    /// Load a map the first time it is reached, and judge what belongs to the file itself.
+    fn load_once(
+        &mut self,
+        file: &Path,
+        canonical: &Path,
+        link: Option<&Link>,
+    ) -> Option<Topology> {
+        if let Some(loaded) = self.maps.get(canonical) {
+            return loaded.clone();
+        }
+        let loaded = match load_reporting_all(file) {
+            Ok(topology) => Some(topology),
+            Err(errors) => {
+                self.errors.extend(errors);
+                None
+            }
+        };
+        if let Some(t) = &loaded {
+            self.judge(file, t, link);
+        }
+        self.maps.insert(canonical.to_path_buf(), loaded.clone());
+        loaded
+    }
+
+    fn judge(&mut self, file: &Path, t: &Topology, link: Option<&Link>) {
+        match &t.environment {
+            Some(env) if is_production(env, self.production_names) => {
+                self.errors.push(TopologyError::Production {
+                    file: file.into(),
+                    environment: env.clone(),
+                });
+            }
+            Some(_) => {}
+            None => self.note(Problem::warning(
+                file,
+                None,
+                "no `environment`: Fixpoint cannot tell this map from production".into(),
+                "add `environment: <lower environment>` (e.g. staging)".into(),
+            )),
+        }
+        if t.ecs.is_none() && t.logs.is_none() {
+            let message = match link {
+                None => {
+                    "neither `ecs` nor `logs`: the service's own health is not checked at hop 0"
+                }
+                Some(_) => {
+                    "neither `ecs` nor `logs`: the sweep reports this service `unknown` where it is linked"
+                }
+            };
+            let fix = "add `ecs: {cluster, service}` and `logs: {group}`";
+            self.note(Problem::warning(file, None, message.into(), fix.into()));
+        }
+        if let Some(link) = link
+            && link.node != t.service
+        {
+            self.note(Problem::warning(
+                link.from,
+                Some(link.node),
+                format!(
+                    "links to {}, which describes `{}`",
+                    file.display(),
+                    t.service
+                ),
+                "name the node after the service its map describes, or fix the link".into(),
+            ));
+        }
+    }
+
+    fn note(&mut self, problem: Problem) {
+        if !self.notes.contains(&problem) {
+            self.notes.push(problem);
+        }
+    }
+
+    /// A map's name in a cycle message: relative to the root map's folder when it can be.
+    fn display(&self, file: &Path) -> String {
+        file.strip_prefix(&self.root_dir)
+            .unwrap_or(file)
+            .display()
+            .to_string()
+    }
+}
+
+/// The target of a node that has what its skill needs (see [`Node::missing_connection`]).
+fn target_of(node: &Node) -> CheckTarget {
+    let endpoint = || match (&node.url_env, &node.url) {
+        (Some(var), _) => Endpoint::Env(var.clone()),
+        (None, url) => Endpoint::Url(url.clone().unwrap_or_default()),
+    };
+    let region = node.region.clone();
+    let missing = || CheckTarget::Missing {
+        what: "no skill".into(),
+    };
+    match node.skill {
+        None => missing(),
+        Some(SkillKind::HttpHealth) => CheckTarget::Http {
+            endpoint: endpoint(),
+            expect_status: node.expect_status,
+            expect_body: node.expect_body.clone(),
+        },
+        Some(SkillKind::Postgres) => CheckTarget::Postgres {
+            endpoint: endpoint(),
+        },
+        Some(SkillKind::Redis) => CheckTarget::Redis {
+            endpoint: endpoint(),
+        },
+        Some(SkillKind::Sqs) => CheckTarget::Sqs {
+            queue: node.queue.clone().unwrap_or_default(),
+            dlq: node.dlq.clone(),
+            region,
+        },
+        Some(SkillKind::Lambda) => CheckTarget::Lambda {
+            function: node.function.clone().unwrap_or_default(),
+            region,
+        },
+        Some(SkillKind::Ecs) => match &node.ecs {
+            Some(e) => CheckTarget::Ecs {
+                cluster: e.cluster.clone(),
+                service: e.service.clone(),
+                region: e.region.clone().or(region),
+            },
+            None => missing(),
+        },
+        Some(SkillKind::Cloudwatch) => match &node.logs {
+            Some(l) => CheckTarget::Logs {
+                group: l.group.clone(),
+                region: l.region.clone().or(region),
+            },
+            None => missing(),
+        },
+        Some(SkillKind::Gha) => match &node.repo {
+            Some(repo) => CheckTarget::Gha { repo: repo.clone() },
+            None => missing(),
+        },
+    }
+}
+
+/// `topology/./a/../b.yaml` → `topology/b.yaml`, without touching the disk.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

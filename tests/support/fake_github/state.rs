@@ -1,0 +1,316 @@
+//! Everything the fake knows and remembers, and GitHub's access rules over it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::auth::{self, RsaKeyPair};
+use super::model::{
+    AuthKind, JwtRecord, ManifestConversion, RequestRecord, TokenMint, WorkflowRun,
+};
+
+/// The GitHub App the fake plays the server for.
+pub(super) struct App {
+    pub id: u64,
+    /// The login of the organization that owns the App.
+    pub owner: String,
+    pub slug: String,
+    pub name: String,
+    pub keys: RsaKeyPair,
+}
+
+pub(super) struct Installation {
+    pub account: String,
+    /// Lower-cased repository names; `None` = all repositories of the account.
+    pub repositories: Option<Vec<String>>,
+    pub permissions: BTreeMap<String, String>,
+}
+
+pub(super) struct Grant {
+    pub installation_id: u64,
+    pub repositories: Option<Vec<String>>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// An injected answer for the next `remaining` requests matching `method` and `path_prefix`.
+pub(super) struct Fault {
+    pub method: String,
+    pub path_prefix: String,
+    pub remaining: usize,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A deliberate drift: rewrites the next matching JSON body before it is validated.
+pub(super) struct Corruption {
+    pub method: String,
+    pub path_prefix: String,
+    pub rewrite: Box<dyn FnOnce(&mut Value) + Send>,
+}
+
+/// A refusal, as GitHub would answer it.
+pub(super) struct Refusal {
+    pub status: u16,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) struct State {
+    pub base_url: String,
+    pub app: App,
+    pub installations: HashMap<u64, Installation>,
+    pub token_lifetime: Duration,
+    pub grants: HashMap<String, Grant>,
+    /// (lower-cased `owner/repo`, git ref or `None` for any ref, path) → file bytes.
+    pub files: HashMap<(String, Option<String>, String), Vec<u8>>,
+    /// (lower-cased `owner/repo`, run id) → run.
+    pub runs: HashMap<(String, u64), WorkflowRun>,
+    pub manifest_codes: HashSet<String>,
+    pub faults: Vec<Fault>,
+    pub corruptions: Vec<Corruption>,
+    pub requests: Vec<RequestRecord>,
+    pub jwts: Vec<JwtRecord>,
+    pub mints: Vec<TokenMint>,
+    pub conversions: Vec<ManifestConversion>,
+    pub violations: Vec<String>,
+}
+
+impl State {
+    pub fn new(base_url: String, app: App) -> Self {
+        State {
+            base_url,
+            app,
+            installations: HashMap::new(),
+            token_lifetime: Duration::hours(1),
+            grants: HashMap::new(),
+            files: HashMap::new(),
+            runs: HashMap::new(),
+            manifest_codes: HashSet::new(),
+            faults: Vec::new(),
+            corruptions: Vec::new(),
+            requests: Vec::new(),
+            jwts: Vec::new(),
+            mints: Vec::new(),
+            conversions: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// Verifies the App JWT in an `Authorization` header and records its claims.
+    pub fn authenticate_app(&mut self, authorization: Option<&str>) -> Result<(), Refusal> {
+        let Some(jwt) = auth::bearer_jwt(authorization) else {
+            let message = if authorization.is_some() {
+                "A JSON web token could not be decoded"
+            } else {
+                "Requires authentication"
+            };
+            return Err(Refusal::new(401, message));
+        };
+        let record = auth::verify_app_jwt(jwt, &self.app.keys.public_pem, self.app.id, Utc::now());
+        let rejection = record.rejection.clone();
+        self.jwts.push(record);
+        match rejection {
+            Some(message) => Err(Refusal::new(401, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks that an installation token may read `owner/repo`: live, not revoked, its
+    /// installation on that account and repository, and the repository within its narrowing.
+    /// Like GitHub, a repository the token cannot see is "Not Found", not "Forbidden".
+    pub fn authorize_repo(
+        &self,
+        authorization: Option<&str>,
+        owner: &str,
+        repo: &str,
+    ) -> Result<(), Refusal> {
+        let token = match auth::classify(authorization) {
+            AuthKind::InstallationToken(token) => token,
+            AuthKind::None => return Err(Refusal::new(401, "Requires authentication")),
+            AuthKind::Jwt => {
+                return Err(Refusal::new(
+                    401,
+                    "A JSON web token cannot be used here: authenticate as the installation",
+                ));
+            }
+            AuthKind::Other(_) => return Err(Refusal::new(401, "Bad credentials")),
+        };
+        let grant = self
+            .grants
+            .get(&token)
+            .ok_or_else(|| Refusal::new(401, "Bad credentials"))?;
+        if grant.revoked || grant.expires_at <= Utc::now() {
+            return Err(Refusal::new(401, "Bad credentials"));
+        }
+        let not_found = || Refusal::new(404, "Not Found");
+        let installation = self
+            .installations
+            .get(&grant.installation_id)
+            .ok_or_else(not_found)?;
+        let repo = repo.to_lowercase();
+        let visible = installation.account.eq_ignore_ascii_case(owner)
+            && installation
+                .repositories
+                .as_ref()
+                .is_none_or(|names| names.contains(&repo))
+            && grant
+                .repositories
+                .as_ref()
+                .is_none_or(|names| names.contains(&repo));
+        if visible { Ok(()) } else { Err(not_found()) }
+    }
+
+    /// Mints an installation token, enforcing GitHub's narrowing rules.
+    pub fn mint_token(
+        &mut self,
+        installation_id: u64,
+        repositories: Option<Vec<String>>,
+        permissions: Option<BTreeMap<String, String>>,
+    ) -> Result<TokenMint, Refusal> {
+        let installation = self
+            .installations
+            .get(&installation_id)
+            .ok_or_else(|| Refusal::new(404, "Not Found"))?;
+        let repositories = repositories.map(|names| {
+            names
+                .iter()
+                .map(|name| name.to_lowercase())
+                .collect::<Vec<_>>()
+        });
+        if let (Some(requested), Some(allowed)) = (&repositories, &installation.repositories)
+            && requested.iter().any(|name| !allowed.contains(name))
+        {
+            return Err(Refusal::new(
+                422,
+                "There is at least one repository that does not exist or is not accessible to the \
+                 parent installation.",
+            ));
+        }
+        let permissions = match permissions {
+            None => installation.permissions.clone(),
+            Some(requested) => {
+                let granted = |name: &String, level: &String| {
+                    installation
+                        .permissions
+                        .get(name)
+                        .is_some_and(|have| have == "write" || have == level)
+                };
+                if !requested.iter().all(|(name, level)| granted(name, level)) {
+                    return Err(Refusal::new(
+                        422,
+                        "The permissions requested are not granted to this installation.",
+                    ));
+                }
+                requested
+            }
+        };
+        let token = format!("ghs_{}", auth::random_alphanumeric(36));
+        let expires_at = Utc::now() + self.token_lifetime;
+        self.grants.insert(
+            token.clone(),
+            Grant {
+                installation_id,
+                repositories: repositories.clone(),
+                expires_at,
+                revoked: false,
+            },
+        );
+        let mint = TokenMint {
+            installation_id,
+            token,
+            repositories,
+            permissions,
+            expires_at,
+        };
+        self.mints.push(mint.clone());
+        Ok(mint)
+    }
+
+    pub fn repository_selection(&self, mint: &TokenMint) -> &'static str {
+        let whole_account = self
+            .installations
+            .get(&mint.installation_id)
+            .is_some_and(|installation| installation.repositories.is_none());
+        if mint.repositories.is_none() && whole_account {
+            "all"
+        } else {
+            "selected"
+        }
+    }
+
+    /// A file at `git_ref` (or arranged for any ref) in `owner/repo`.
+    pub fn file(
+        &self,
+        owner: &str,
+        repo: &str,
+        git_ref: Option<&str>,
+        path: &str,
+    ) -> Option<&Vec<u8>> {
+        let repo = format!("{owner}/{repo}").to_lowercase();
+        let path = path.trim_start_matches('/').to_string();
+        git_ref
+            .and_then(|r| {
+                self.files
+                    .get(&(repo.clone(), Some(r.to_string()), path.clone()))
+            })
+            .or_else(|| self.files.get(&(repo, None, path)))
+    }
+
+    pub fn run(&self, owner: &str, repo: &str, run_id: u64) -> Option<&WorkflowRun> {
+        self.runs
+            .get(&(format!("{owner}/{repo}").to_lowercase(), run_id))
+    }
+
+    /// A job by id in `owner/repo`, with the run it belongs to.
+    pub fn job(
+        &self,
+        owner: &str,
+        repo: &str,
+        job_id: u64,
+    ) -> Option<(&WorkflowRun, &super::model::Job)> {
+        let repo = format!("{owner}/{repo}").to_lowercase();
+        self.runs
+            .iter()
+            .filter(|((run_repo, _), _)| *run_repo == repo)
+            .find_map(|(_, run)| {
+                run.jobs
+                    .iter()
+                    .find(|job| job.id == job_id)
+                    .map(|job| (run, job))
+            })
+    }
+
+    /// Takes one use of the first fault matching this request, if any.
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<(u16, Vec<(String, String)>)> {
+        let fault = self.faults.iter_mut().find(|fault| {
+            fault.remaining > 0
+                && (fault.method == "*" || fault.method.eq_ignore_ascii_case(method))
+                && path.starts_with(&fault.path_prefix)
+        })?;
+        fault.remaining -= 1;
+        let answer = (fault.status, fault.headers.clone());
+        self.faults.retain(|fault| fault.remaining > 0);
+        Some(answer)
+    }
+
+    pub fn take_corruption(
+        &mut self,
+        method: &str,
+        path: &str,
+    ) -> Option<Box<dyn FnOnce(&mut Value) + Send>> {
+        let index = self.corruptions.iter().position(|c| {
+            c.method.eq_ignore_ascii_case(method) && path.starts_with(&c.path_prefix)
+        })?;
+        Some(self.corruptions.remove(index).rewrite)
+    }
+}
