@@ -124,9 +124,10 @@ struct Permanent(GitHubError);
 
 /// Marks 4xx answers as permanent; everything else is retried by the queue.
 fn classify(e: GitHubError) -> anyhow::Error {
-    match e.status() {
-        Some(s) if s.is_client_error() => Permanent(e).into(),
-        _ => e.into(),
+    if e.is_permanent() {
+        Permanent(e).into()
+    } else {
+        e.into()
     }
 }
 

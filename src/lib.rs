@@ -11,4 +11,5 @@ pub mod investigation;
 pub mod redact;
 pub mod server;
 pub mod store;
+pub mod topology;
 pub mod worker;

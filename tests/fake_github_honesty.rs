@@ -7,14 +7,14 @@ mod fake_github;
 #[path = "support/openapi.rs"]
 mod openapi;
 
-#[path = "fake_github_honesty/served.rs"]
-mod served;
-#[path = "fake_github_honesty/schema.rs"]
-mod schema;
 #[path = "fake_github_honesty/auth.rs"]
 mod auth;
 #[path = "fake_github_honesty/logs_and_faults.rs"]
 mod logs_and_faults;
+#[path = "fake_github_honesty/schema.rs"]
+mod schema;
+#[path = "fake_github_honesty/served.rs"]
+mod served;
 
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use fixpoint::topology::{
-    self, CheckTarget, DEFAULT_DEPTH, Direction, Endpoint, PlannedCheck, SkillKind, TopologyError,
-    TopologyGraph, run_check_command,
+    self, CheckTarget, DEFAULT_DEPTH, Direction, Endpoint, FieldFix, PlannedCheck, SkillKind,
+    TopologyError, TopologyGraph, run_check_command,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -348,9 +348,14 @@ fn two_nodes_with_one_name_are_refused() {
 #[test]
 fn a_misspelt_field_is_refused_with_the_one_meant() {
     let err = topology::load(&fixture("broken/unknown-field.yaml")).expect_err("exepct_body");
-    assert!(
-        matches!(&err, TopologyError::UnknownField { field, line: Some(10), .. } if field == "exepct_body")
+    let TopologyError::UnknownField(unknown) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (unknown.field.as_str(), unknown.line),
+        ("exepct_body", Some(10))
     );
+    assert_eq!(unknown.fix, FieldFix::DidYouMean("expect_body"));
     assert_check_says(
         "broken/unknown-field.yaml",
         &[

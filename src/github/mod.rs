@@ -41,13 +41,30 @@ pub enum GitHubError {
     },
     #[error("GitHub {operation}: unexpected response: {cause}")]
     Decode { operation: String, cause: String },
+    /// No token for the installation: kept apart from the call's own answer, so a 404
+    /// for the installation is never read as "this file does not exist".
+    #[error("cannot act as installation {installation}: {source}")]
+    Token {
+        installation: u64,
+        source: Box<GitHubError>,
+    },
 }
 
 impl GitHubError {
+    /// The status of the call's own answer (not of a failed token mint).
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             GitHubError::Status { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// An answer retrying cannot change: a 4xx, for the call or for its token.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            GitHubError::Status { status, .. } => status.is_client_error(),
+            GitHubError::Token { source, .. } => source.is_permanent(),
+            _ => false,
         }
     }
 }
@@ -197,10 +214,15 @@ impl GitHubApp {
                         .map_err(|e| GitHubError::Decode { operation: op.into(), cause: e.to_string() })?
                         .expose_secret()
                 )),
-                Auth::Installation(scope) => Some(format!(
-                    "token {}",
-                    Box::pin(self.installation_token(scope)).await?.expose_secret()
-                )),
+                Auth::Installation(scope) => {
+                    let token = Box::pin(self.installation_token(scope)).await.map_err(|e| {
+                        GitHubError::Token {
+                            installation: scope.installation.0,
+                            source: Box::new(e),
+                        }
+                    })?;
+                    Some(format!("token {}", token.expose_secret()))
+                }
                 Auth::None => None,
             };
             let attempt = self.execute(method.clone(), path, body.clone(), authorization);

@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::Serialize;
+
+use super::keys::UnknownField;
+use crate::redact::redact;
 
 /// An error loading a map or following its links. Callers match on the variant;
 /// [`TopologyError::problem`] gives the message and fix people read.
@@ -30,15 +31,8 @@ pub enum TopologyError {
         column: Option<usize>,
         message: String,
     },
-    /// A key the format does not know, at `at` (e.g. `downstream[1]`).
-    UnknownField {
-        file: PathBuf,
-        node: Option<String>,
-        at: String,
-        field: String,
-        line: Option<usize>,
-        fix: String,
-    },
+    /// A key the format does not know (boxed: it is the largest variant).
+    UnknownField(Box<UnknownField>),
     UnknownSkill {
         file: PathBuf,
         node: String,
@@ -114,8 +108,8 @@ impl Problem {
             severity,
             file: file.to_path_buf(),
             node: node.map(str::to_string),
-            message: redact_userinfo(&message),
-            fix: redact_userinfo(&fix),
+            message: redact(&message).into_owned(),
+            fix: redact(&fix).into_owned(),
         }
     }
 }
@@ -137,10 +131,10 @@ impl fmt::Display for Problem {
 impl TopologyError {
     pub fn file(&self) -> &Path {
         match self {
+            TopologyError::UnknownField(unknown) => &unknown.file,
             TopologyError::Read { file, .. }
             | TopologyError::Extension { file }
             | TopologyError::Malformed { file, .. }
-            | TopologyError::UnknownField { file, .. }
             | TopologyError::UnknownSkill { file, .. }
             | TopologyError::Invalid { file, .. }
             | TopologyError::DuplicateNode { file, .. }
@@ -179,12 +173,13 @@ impl TopologyError {
                 };
                 err(None, format!("malformed {format}{at}: {message}"), format!("fix the {format}{at}"))
             }
-            TopologyError::UnknownField { node, at, field, line, fix, .. } => {
+            TopologyError::UnknownField(unknown) => {
+                let UnknownField { node, at, field, line, fix, .. } = unknown.as_ref();
                 let line = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-                err(node.as_deref(), format!("unknown field `{field}` in `{at}`{line}"), fix.clone())
+                err(node.as_deref(), format!("unknown field `{field}` in `{at}`{line}"), fix.to_string())
             }
             TopologyError::UnknownSkill { node, skill, suggestion, .. } => {
-                let known = super::model::SkillKind::NAMES.iter().map(|(n, _)| *n);
+                let known = super::skill::SkillKind::NAMES.iter().map(|(n, _)| *n);
                 let known = known.collect::<Vec<_>>().join(", ");
                 let fix = match suggestion {
                     Some(s) => format!("did you mean `skill: {s}`? (known skills: {known})"),
@@ -232,27 +227,18 @@ impl fmt::Display for TopologyError {
 
 impl std::error::Error for TopologyError {}
 
-/// `scheme://user:password@host` → `scheme://***@host`, so no message repeats a secret.
-pub(crate) fn redact_userinfo(text: &str) -> String {
-    static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)([a-z][a-z0-9+.\-]*://)[^/@\s]*:[^/@\s]*@").expect("static regex")
-    });
-    USERINFO.replace_all(text, "${1}***@").into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn messages_never_repeat_a_password() {
-        assert_eq!(
-            redact_userinfo("invalid type: string \"postgres://app:hunter2@db:5432/x\""),
-            "invalid type: string \"postgres://***@db:5432/x\""
+        let problem = Problem::error(
+            Path::new("m.yaml"),
+            Some("db"),
+            "invalid type: string \"postgres://app:hunter2@db:5432/x\"".into(),
+            "use `url_env`".into(),
         );
-        assert_eq!(
-            redact_userinfo("https://gw.example.com/health"),
-            "https://gw.example.com/health"
-        );
+        assert!(!problem.to_string().contains("hunter2"), "{problem}");
     }
 }

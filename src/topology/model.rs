@@ -4,12 +4,11 @@
 //! are refused (`deny_unknown_fields`); the loader checks keys first so that a typo gets a
 //! did-you-mean that names the node, and only then deserialises into these types.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
+use super::skill::SkillKind;
 use crate::ids::RepoName;
 
 /// One service's map: `topology/<service>.yaml`.
@@ -185,109 +184,6 @@ impl Direction {
     }
 }
 
-/// The skills a node can name. The seed's names and ours both parse to the same kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SkillKind {
-    Gha,
-    Ecs,
-    Cloudwatch,
-    Postgres,
-    Redis,
-    Sqs,
-    Lambda,
-    HttpHealth,
-}
-
-impl SkillKind {
-    pub const ALL: [SkillKind; 8] = [
-        SkillKind::Gha,
-        SkillKind::Ecs,
-        SkillKind::Cloudwatch,
-        SkillKind::Postgres,
-        SkillKind::Redis,
-        SkillKind::Sqs,
-        SkillKind::Lambda,
-        SkillKind::HttpHealth,
-    ];
-
-    /// Every spelling accepted in a map, ours first, then the seed's and aliases.
-    pub const NAMES: &[(&'static str, SkillKind)] = &[
-        ("gha", SkillKind::Gha),
-        ("ecs", SkillKind::Ecs),
-        ("cloudwatch", SkillKind::Cloudwatch),
-        ("postgres", SkillKind::Postgres),
-        ("redis", SkillKind::Redis),
-        ("sqs", SkillKind::Sqs),
-        ("lambda", SkillKind::Lambda),
-        ("http-health", SkillKind::HttpHealth),
-        ("http", SkillKind::HttpHealth),
-        ("aws-elasticache", SkillKind::Redis),
-        ("aws-sqs", SkillKind::Sqs),
-        ("aws-lambda", SkillKind::Lambda),
-    ];
-
-    /// The canonical name, as written back out and shown to people.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkillKind::Gha => "gha",
-            SkillKind::Ecs => "ecs",
-            SkillKind::Cloudwatch => "cloudwatch",
-            SkillKind::Postgres => "postgres",
-            SkillKind::Redis => "redis",
-            SkillKind::Sqs => "sqs",
-            SkillKind::Lambda => "lambda",
-            SkillKind::HttpHealth => "http-health",
-        }
-    }
-}
-
-impl fmt::Display for SkillKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error is the list of accepted names, for the did-you-mean.
-impl FromStr for SkillKind {
-    type Err = UnknownSkillName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase();
-        SkillKind::NAMES
-            .iter()
-            .find(|(name, _)| *name == wanted)
-            .map(|(_, kind)| *kind)
-            .ok_or_else(|| UnknownSkillName(s.to_string()))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownSkillName(pub String);
-
-impl fmt::Display for UnknownSkillName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<_> = SkillKind::NAMES.iter().map(|(n, _)| *n).collect();
-        write!(
-            f,
-            "unknown skill `{}`, expected one of {}",
-            self.0,
-            names.join(", ")
-        )
-    }
-}
-
-impl Serialize for SkillKind {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for SkillKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 /// Environment names that always mean production, whatever the caller configures.
 pub const PRODUCTION_NAMES: &[&str] = &["prod", "production", "live"];
 
@@ -310,27 +206,6 @@ pub fn is_production(environment: &str, extra: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seed_and_our_skill_names_map_to_one_kind() {
-        for (seed, ours) in [
-            ("http-health", "http"),
-            ("aws-elasticache", "redis"),
-            ("aws-sqs", "sqs"),
-            ("aws-lambda", "lambda"),
-            ("postgres", "postgres"),
-        ] {
-            assert_eq!(
-                seed.parse::<SkillKind>(),
-                ours.parse::<SkillKind>(),
-                "{seed}"
-            );
-        }
-        assert!("postgress".parse::<SkillKind>().is_err());
-        for kind in SkillKind::ALL {
-            assert_eq!(kind.as_str().parse::<SkillKind>(), Ok(kind));
-        }
-    }
 
     #[test]
     fn production_names_are_refused_however_spelled() {
@@ -383,7 +258,7 @@ mod tests {
     /// The key lists drive did-you-mean; serde's own list is the truth they must match.
     #[test]
     fn field_lists_agree_with_serde() {
-        fn serde_fields<T: serde::de::DeserializeOwned + fmt::Debug>() -> Vec<String> {
+        fn serde_fields<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> Vec<String> {
             let err = serde_json::from_str::<T>(r#"{"zz_not_a_field": 1}"#).unwrap_err();
             let msg = err.to_string();
             // "unknown field `zz_not_a_field`, expected `a` or `b`" / "expected one of `a`, `b`, …"

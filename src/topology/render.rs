@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use super::graph::{PlannedCheck, ServiceVisit, TopologyGraph};
+use super::graph::{ServiceVisit, TopologyGraph};
+use super::plan::PlannedCheck;
 
 /// Render the tree. Checks past `sweep_depth` (when given) are marked as not swept by default,
 /// which `topology check` uses after walking every link.

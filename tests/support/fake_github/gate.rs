@@ -75,6 +75,10 @@ pub(super) async fn inject_faults(
     request: Request,
     next: Next,
 ) -> Response {
+    let stall = lock(&shared).take_stall(request.method().as_str(), request.uri().path());
+    if let Some(delay) = stall {
+        tokio::time::sleep(delay).await;
+    }
     let fault = lock(&shared).take_fault(request.method().as_str(), request.uri().path());
     let Some((status, headers)) = fault else {
         return next.run(request).await;

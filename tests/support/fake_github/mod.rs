@@ -4,10 +4,11 @@
 //! (requests, JWT claims, token mints). Every API response passes an honesty gate first: it must
 //! be a documented status of its operation with a body that fits GitHub's OpenAPI schema, or the
 //! fake answers 500, records the violation, and fails the test when dropped.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod auth;
 mod bodies;
+mod downloads;
 mod gate;
 mod logs;
 mod model;
@@ -21,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::openapi::OpenApi;
 use gate::{Shared, lock};
-use state::{App, Corruption, Fault, Installation, State};
+use state::{App, Corruption, Fault, Installation, Stall, State};
 
 pub use auth::{RsaKeyPair, generate_rsa_key_pair};
 pub use model::{
@@ -229,6 +230,16 @@ impl FakeGitHub {
             remaining: times,
             status,
             headers,
+        });
+    }
+
+    /// The next `times` matching requests wait `delay` before they are answered.
+    pub fn stall_next(&self, method: &str, path_prefix: &str, times: usize, delay: std::time::Duration) {
+        lock(&self.shared).stalls.push(Stall {
+            method: method.to_string(),
+            path_prefix: path_prefix.to_string(),
+            remaining: times,
+            delay,
         });
     }
 

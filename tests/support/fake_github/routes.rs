@@ -12,8 +12,8 @@ use axum::routing::{get, post};
 use serde_json::Value;
 
 use super::bodies;
+use super::downloads;
 use super::gate::{self, Shared, json_reply, lock};
-use super::logs;
 use super::model::{Job, ManifestConversion};
 use super::state::Refusal;
 
@@ -40,15 +40,15 @@ pub(super) fn router(shared: Shared) -> Router {
         )
         .route(
             "/_downloads/jobs/{owner}/{repo}/{job_id}",
-            get(download_job_log),
+            get(downloads::job_log),
         )
         .route(
             "/_downloads/runs/{owner}/{repo}/{run_id}",
-            get(download_run_logs),
+            get(downloads::run_logs),
         )
         .route(
             "/_downloads/raw/{owner}/{repo}/{git_ref}/{*path}",
-            get(download_raw),
+            get(downloads::raw_file),
         )
         .fallback(gate::unserved)
         .method_not_allowed_fallback(gate::unserved)
@@ -367,62 +367,4 @@ async fn run_logs(
         "{}/_downloads/runs/{owner}/{repo}/{run_id}",
         state.base_url
     )))
-}
-
-fn download(content_type: &'static str, bytes: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, content_type)],
-        bytes,
-    )
-        .into_response()
-}
-
-fn download_missing() -> Response {
-    (StatusCode::NOT_FOUND, "The specified blob does not exist.").into_response()
-}
-
-// The download endpoints stand in for GitHub's signed blob-storage URLs: no auth, not the API.
-async fn download_job_log(
-    Extract(shared): Extract<Shared>,
-    Path((owner, repo, job_id)): Path<(String, String, String)>,
-) -> Response {
-    let state = lock(&shared);
-    let job = job_id
-        .parse()
-        .ok()
-        .and_then(|id| state.job(&owner, &repo, id));
-    match job {
-        Some((_, job)) => download(
-            "text/plain; charset=utf-8",
-            logs::job_text(job).into_bytes(),
-        ),
-        None => download_missing(),
-    }
-}
-
-async fn download_run_logs(
-    Extract(shared): Extract<Shared>,
-    Path((owner, repo, run_id)): Path<(String, String, String)>,
-) -> Response {
-    let state = lock(&shared);
-    match run_id
-        .parse()
-        .ok()
-        .and_then(|id| state.run(&owner, &repo, id))
-    {
-        Some(run) => download("application/zip", logs::run_archive(run)),
-        None => download_missing(),
-    }
-}
-
-async fn download_raw(
-    Extract(shared): Extract<Shared>,
-    Path((owner, repo, git_ref, path)): Path<(String, String, String, String)>,
-) -> Response {
-    let state = lock(&shared);
-    match state.file(&owner, &repo, Some(&git_ref), &path) {
-        Some(bytes) => download("text/plain; charset=utf-8", bytes.clone()),
-        None => download_missing(),
-    }
 }

@@ -43,6 +43,15 @@ pub(super) struct Fault {
     pub headers: Vec<(String, String)>,
 }
 
+/// A delay before the next `remaining` matching requests are answered: GitHub being slow,
+/// or a worker caught mid-call when its process dies.
+pub(super) struct Stall {
+    pub method: String,
+    pub path_prefix: String,
+    pub remaining: usize,
+    pub delay: std::time::Duration,
+}
+
 /// A deliberate drift: rewrites the next matching JSON body before it is validated.
 pub(super) struct Corruption {
     pub method: String,
@@ -77,6 +86,7 @@ pub(super) struct State {
     pub runs: HashMap<(String, u64), WorkflowRun>,
     pub manifest_codes: HashSet<String>,
     pub faults: Vec<Fault>,
+    pub stalls: Vec<Stall>,
     pub corruptions: Vec<Corruption>,
     pub requests: Vec<RequestRecord>,
     pub jwts: Vec<JwtRecord>,
@@ -97,6 +107,7 @@ impl State {
             runs: HashMap::new(),
             manifest_codes: HashSet::new(),
             faults: Vec::new(),
+            stalls: Vec::new(),
             corruptions: Vec::new(),
             requests: Vec::new(),
             jwts: Vec::new(),
@@ -288,6 +299,19 @@ impl State {
                     .find(|job| job.id == job_id)
                     .map(|job| (run, job))
             })
+    }
+
+    /// Takes one use of the first stall matching this request, if any.
+    pub fn take_stall(&mut self, method: &str, path: &str) -> Option<std::time::Duration> {
+        let stall = self.stalls.iter_mut().find(|stall| {
+            stall.remaining > 0
+                && (stall.method == "*" || stall.method.eq_ignore_ascii_case(method))
+                && path.starts_with(&stall.path_prefix)
+        })?;
+        stall.remaining -= 1;
+        let delay = stall.delay;
+        self.stalls.retain(|stall| stall.remaining > 0);
+        Some(delay)
     }
 
     /// Takes one use of the first fault matching this request, if any.
