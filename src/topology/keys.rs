@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::error::TopologyError;
 use super::model::{ECS_FIELDS, LOG_FIELDS, NODE_FIELDS, TOPOLOGY_FIELDS};
 use super::skill::SkillKind;
+use crate::ids::RepoName;
 
 /// A key the format does not know, where it sits (`at`, e.g. `downstream[1]`) and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +79,7 @@ impl KeyCheck<'_> {
             });
         }
         self.fields(map, TOPOLOGY_FIELDS, "top level", None);
+        self.repo(map, None);
         for key in ["ecs", "logs"] {
             if let Some(Value::Object(inner)) = map.get(key) {
                 let known = if key == "ecs" { ECS_FIELDS } else { LOG_FIELDS };
@@ -110,6 +112,7 @@ impl KeyCheck<'_> {
             });
         }
         self.fields(node, NODE_FIELDS, at, Some(&label));
+        self.repo(node, Some(&label));
         for key in ["ecs", "logs"] {
             if let Some(Value::Object(inner)) = node.get(key) {
                 let known = if key == "ecs" { ECS_FIELDS } else { LOG_FIELDS };
@@ -125,6 +128,20 @@ impl KeyCheck<'_> {
                 node: label,
                 skill: skill.clone(),
                 suggestion: did_you_mean(skill, names).map(str::to_string),
+            });
+        }
+    }
+
+    /// serde would place a bad `repo` at the start of the document; say where it is instead.
+    fn repo(&mut self, map: &serde_json::Map<String, Value>, node: Option<&str>) {
+        if let Some(Value::String(repo)) = map.get("repo")
+            && let Err(message) = RepoName::parse(repo)
+        {
+            self.errors.push(TopologyError::Invalid {
+                file: self.file.into(),
+                node: node.map(str::to_string),
+                message,
+                fix: "write `repo: owner/name`, e.g. `repo: acme/payments-api`".into(),
             });
         }
     }
