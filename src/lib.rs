@@ -10,6 +10,7 @@ pub mod ids;
 pub mod investigation;
 pub mod redact;
 pub mod server;
+pub mod skills;
 pub mod store;
 pub mod topology;
 pub mod worker;

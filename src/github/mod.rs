@@ -336,6 +336,15 @@ pub struct RepoClient {
     scope: TokenScope,
 }
 
+impl std::fmt::Debug for RepoClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoClient")
+            .field("repo", &self.scope.repo.to_string())
+            .field("installation", &self.scope.installation)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkflowJob {
     pub id: u64,

@@ -1,0 +1,208 @@
+//! Skills: one trait, one file per skill. A skill checks one node of the topology and
+//! says what it saw as an `Observation`; the sweep turns it into a `Finding` with the
+//! node, hop and time, redacted. Adding a skill is its file plus one line in `skill_for`.
+
+pub mod cloudwatch;
+pub mod ecs;
+pub mod gha;
+pub mod http;
+pub mod lambda;
+pub mod postgres;
+pub mod redis;
+pub mod sqs;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::config::Vars;
+use crate::github::RepoClient;
+use crate::topology::{CheckTarget, Endpoint, SkillKind};
+
+/// How a node looked. Ordered worst first, so sorting puts what is broken on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Down,
+    Degraded,
+    Unknown,
+    Healthy,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Down => "down",
+            Status::Degraded => "degraded",
+            Status::Unknown => "unknown",
+            Status::Healthy => "healthy",
+        }
+    }
+}
+
+/// A short excerpt that supports a finding, with where and when it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// e.g. `ecs:stopped-task/abc123`, `logs:/ecs/payments-api`, `postgres:pg_stat_activity`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    pub text: String,
+}
+
+impl Evidence {
+    pub fn new(source: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            at: None,
+            text: text.into(),
+        }
+    }
+
+    pub fn at(mut self, at: DateTime<Utc>) -> Self {
+        self.at = Some(at);
+        self
+    }
+}
+
+/// What one skill saw of one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub status: Status,
+    /// One line for people.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    /// Name → number, e.g. `running: 1`, `desired: 3`, `evicted_keys: 412`.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl Observation {
+    pub fn new(status: Status, summary: impl Into<String>) -> Self {
+        Self {
+            status,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            metrics: BTreeMap::new(),
+        }
+    }
+
+    pub fn metric(mut self, name: &str, value: f64) -> Self {
+        self.metrics.insert(name.to_string(), value);
+        self
+    }
+
+    pub fn evidence(mut self, e: Evidence) -> Self {
+        self.evidence.push(e);
+        self
+    }
+}
+
+/// One node's finding in a sweep: the shape stored, shown, and reasoned over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub node: String,
+    pub hop: u32,
+    pub skill: String,
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub metrics: BTreeMap<String, f64>,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// The failed run a sweep is about, when there is one (the `gha` skill needs it).
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub github: RepoClient,
+    pub run_id: u64,
+    pub attempt: u64,
+}
+
+/// What every skill can reach. Built once per sweep; cheap to share.
+pub struct SkillContext {
+    /// When the deploy began: logs and metrics are read from here on.
+    pub since: DateTime<Utc>,
+    pub run: Option<RunContext>,
+    /// Where `*_env` connection details are looked up.
+    pub vars: Arc<dyn Vars + Send + Sync>,
+    pub http: reqwest::Client,
+    aws: Mutex<HashMap<Option<String>, aws_config::SdkConfig>>,
+}
+
+impl SkillContext {
+    pub fn new(since: DateTime<Utc>, run: Option<RunContext>, vars: Arc<dyn Vars + Send + Sync>) -> Self {
+        let http = reqwest::Client::builder()
+            // Health checks report redirects instead of following them silently.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("fixpoint/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a default reqwest client builds");
+        Self {
+            since,
+            run,
+            vars,
+            http,
+            aws: Mutex::default(),
+        }
+    }
+
+    /// AWS configuration from the standard chain (env, profile, IMDS …) for a region
+    /// (`None` = the chain's region). `AWS_ENDPOINT_URL` is honoured, as the SDK does.
+    pub async fn aws(&self, region: Option<&str>) -> aws_config::SdkConfig {
+        let mut cache = self.aws.lock().await;
+        let key = region.map(str::to_string);
+        if let Some(config) = cache.get(&key) {
+            return config.clone();
+        }
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.to_string()));
+        }
+        let config = loader.load().await;
+        cache.insert(key, config.clone());
+        config
+    }
+
+    /// The URL behind an endpoint: written in the map, or read from its variable.
+    pub fn resolve(&self, endpoint: &Endpoint) -> anyhow::Result<String> {
+        match endpoint {
+            Endpoint::Url(url) => Ok(url.clone()),
+            Endpoint::Env(var) => self.vars.get(var).ok_or_else(|| {
+                anyhow::anyhow!("environment variable {var} is not set: set it to the connection URL")
+            }),
+        }
+    }
+}
+
+/// The one trait every skill implements.
+pub trait Skill: Sync {
+    fn kind(&self) -> SkillKind;
+    fn check<'a>(
+        &'a self,
+        target: &'a CheckTarget,
+        ctx: &'a SkillContext,
+    ) -> BoxFuture<'a, anyhow::Result<Observation>>;
+}
+
+/// The registry: one line per skill.
+pub fn skill_for(kind: SkillKind) -> &'static dyn Skill {
+    match kind {
+        SkillKind::Gha => &gha::Gha,
+        SkillKind::Ecs => &ecs::Ecs,
+        SkillKind::Cloudwatch => &cloudwatch::Cloudwatch,
+        SkillKind::Postgres => &postgres::Postgres,
+        SkillKind::Redis => &redis::Redis,
+        SkillKind::Sqs => &sqs::Sqs,
+        SkillKind::Lambda => &lambda::Lambda,
+        SkillKind::HttpHealth => &http::HttpHealth,
+    }
+}
+
+/// The error a skill returns when handed another skill's target (a bug in the plan).
+pub fn wrong_target(kind: SkillKind, target: &CheckTarget) -> anyhow::Error {
+    anyhow::anyhow!("the {} skill cannot check {target}", kind.as_str())
+}

@@ -1,0 +1,22 @@
+//! The `redis` skill (being written: see the sweep issue).
+
+use futures::future::BoxFuture;
+
+use super::{Observation, Skill, SkillContext};
+use crate::topology::{CheckTarget, SkillKind};
+
+pub struct Redis;
+
+impl Skill for Redis {
+    fn kind(&self) -> SkillKind {
+        SkillKind::Redis
+    }
+
+    fn check<'a>(
+        &'a self,
+        target: &'a CheckTarget,
+        _ctx: &'a SkillContext,
+    ) -> BoxFuture<'a, anyhow::Result<Observation>> {
+        Box::pin(async move { Err(super::wrong_target(self.kind(), target)) })
+    }
+}

@@ -1,0 +1,22 @@
+//! The `sqs` skill (being written: see the sweep issue).
+
+use futures::future::BoxFuture;
+
+use super::{Observation, Skill, SkillContext};
+use crate::topology::{CheckTarget, SkillKind};
+
+pub struct Sqs;
+
+impl Skill for Sqs {
+    fn kind(&self) -> SkillKind {
+        SkillKind::Sqs
+    }
+
+    fn check<'a>(
+        &'a self,
+        target: &'a CheckTarget,
+        _ctx: &'a SkillContext,
+    ) -> BoxFuture<'a, anyhow::Result<Observation>> {
+        Box::pin(async move { Err(super::wrong_target(self.kind(), target)) })
+    }
+}
