@@ -5,6 +5,7 @@
 //! `investigation` that talks to GitHub through `github`.
 
 pub mod config;
+pub mod diagnose;
 pub mod github;
 pub mod ids;
 pub mod investigation;

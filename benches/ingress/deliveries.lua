@@ -5,8 +5,8 @@
 -- Thread i (1-based) reads PREFIX.i, written by gen_payloads.py: one delivery a line,
 -- `GUID<TAB>sha256=HEX<TAB>BODY`. Each request takes the thread's next line, so no
 -- two requests share a delivery GUID or a workflow_run.id. If a thread runs out it
--- starts over; the server then answers 200 "duplicate", which is counted apart from
--- 202 "accepted" below (and the run is then too long for the payload files).
+-- starts over (counted as `wrapped`); Fixpoint then answers 200 "duplicate", which is
+-- counted apart from 202 "accepted" below, and the payload files were too short.
 
 local threads = {}
 local counter = 0
@@ -17,37 +17,40 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local lines = {}
-local n, i = 0, 0
-s2xx, s202, s200, other = 0, 0, 0, 0
+local file
+s202, s200, other = 0, 0, 0
 wrapped = 0
+
+-- Lines are read as they are sent (the file sits in the page cache), so a run of
+-- hundreds of thousands of 17 kB deliveries does not have to fit in wrk's Lua heap.
+local function next_line()
+  for _ = 1, 2 do
+    local line = file:read("*l")
+    if line then return line end
+    file:seek("set", 0)
+    wrapped = wrapped + 1
+  end
+  error("empty payload file")
+end
 
 function init(args)
   local prefix = args[1] or error("pass the payload file prefix after --")
   local path = prefix .. "." .. tid
-  local f = io.open(path, "rb") or error("cannot open " .. path)
-  for line in f:lines() do
-    local guid, sig, body = line:match("^([^\t]+)\t([^\t]+)\t(.*)$")
-    if guid then
-      n = n + 1
-      lines[n] = { guid, sig, body }
-    end
-  end
-  f:close()
-  if n == 0 then error("no deliveries in " .. path) end
+  file = io.open(path, "rb") or error("cannot open " .. path)
 end
 
 function request()
-  i = i + 1
-  if i > n then i = 1; wrapped = wrapped + 1 end
-  local d = lines[i]
+  local line = next_line()
+  local t1 = line:find("\t", 1, true)
+  local t2 = line:find("\t", t1 + 1, true)
+  local guid, sig, body = line:sub(1, t1 - 1), line:sub(t1 + 1, t2 - 1), line:sub(t2 + 1)
   return wrk.format("POST", nil, {
     ["Content-Type"] = "application/json",
     ["User-Agent"] = "GitHub-Hookshot/bench",
     ["X-GitHub-Event"] = "workflow_run",
-    ["X-GitHub-Delivery"] = d[1],
-    ["X-Hub-Signature-256"] = d[2],
-  }, d[3])
+    ["X-GitHub-Delivery"] = guid,
+    ["X-Hub-Signature-256"] = sig,
+  }, body)
 end
 
 function response(status, headers, body)

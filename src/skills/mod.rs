@@ -4,6 +4,7 @@
 
 pub mod cloudwatch;
 pub mod ecs;
+pub mod excerpts;
 pub mod gha;
 pub mod http;
 pub mod lambda;
