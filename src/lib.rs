@@ -4,6 +4,7 @@
 //! becomes a durable job in `store`, is picked up by `worker`, and drives an
 //! `investigation` that talks to GitHub through `github`.
 
+pub mod cli;
 pub mod config;
 pub mod diagnose;
 pub mod github;
@@ -13,5 +14,6 @@ pub mod redact;
 pub mod server;
 pub mod skills;
 pub mod store;
+pub mod sweep;
 pub mod topology;
 pub mod worker;

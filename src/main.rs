@@ -1,9 +1,11 @@
-//! `fixpoint`: the command line. `serve` runs the GitHub App.
+//! `fixpoint`: the command line. `serve` runs the GitHub App; `topology check`, `sweep`
+//! and `investigate` are read-only tools for people and scripts.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use fixpoint::cli::{self, RunArgs, SweepArgs};
 
 #[derive(Parser)]
 #[command(name = "fixpoint", version, about = "Turns a red deploy into a reviewed fix on a fixpoint/ branch")]
@@ -17,10 +19,91 @@ enum Command {
     /// Run the GitHub App: webhooks, workers, health and metrics. Without APP_ID it
     /// serves the setup page that registers the App.
     Serve {
-        /// The dotenv file read at start-up and written by the setup flow.
-        #[arg(long, env = "FIXPOINT_ENV_FILE", default_value = ".env")]
-        env_file: PathBuf,
+        #[command(flatten)]
+        env: EnvFile,
     },
+    /// Service topology maps.
+    Topology {
+        #[command(subcommand)]
+        command: TopologyCommand,
+    },
+    /// Check every node of a service's topology in parallel and print the findings.
+    /// Exit code 0 when all is healthy, 1 when anything is not, 2 for a usage error.
+    Sweep {
+        #[command(flatten)]
+        sweep: SweepFlags,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TopologyCommand {
+    /// Validate a map (or every map in a folder) and print the graph.
+    Check {
+        /// A topology file or a folder of them.
+        #[arg(default_value = "topology")]
+        path: PathBuf,
+        /// More environment names to refuse as production (comma-separated).
+        #[arg(long, value_delimiter = ',', env = "FIXPOINT_PRODUCTION_NAMES")]
+        production_names: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct EnvFile {
+    /// The dotenv file read at start-up (and written by the setup flow).
+    #[arg(long, env = "FIXPOINT_ENV_FILE", default_value = ".env")]
+    env_file: PathBuf,
+}
+
+#[derive(Args)]
+struct SweepFlags {
+    /// The service's topology map (YAML or JSON).
+    #[arg(long)]
+    topology: PathBuf,
+    /// The repository of the failed run (with --run-id).
+    #[arg(long, requires = "run_id")]
+    repo: Option<String>,
+    /// The failed workflow run to read (with --repo).
+    #[arg(long, requires = "repo")]
+    run_id: Option<u64>,
+    /// The run attempt.
+    #[arg(long, default_value_t = 1)]
+    attempt: u64,
+    /// The App's installation id (looked up from the repository when omitted).
+    #[arg(long)]
+    installation: Option<u64>,
+    /// How many hops of linked maps to sweep.
+    #[arg(long, default_value_t = fixpoint::topology::DEFAULT_DEPTH)]
+    depth: u32,
+    /// Read logs and events from this many minutes ago.
+    #[arg(long, default_value_t = 60)]
+    since_minutes: i64,
+    /// More environment names to refuse as production (comma-separated).
+    #[arg(long, value_delimiter = ',', env = "FIXPOINT_PRODUCTION_NAMES")]
+    production_names: Vec<String>,
+    #[command(flatten)]
+    env: EnvFile,
+}
+
+impl SweepFlags {
+    fn args(self) -> SweepArgs {
+        SweepArgs {
+            topology: self.topology,
+            depth: self.depth,
+            since_minutes: self.since_minutes,
+            run: self.repo.zip(self.run_id).map(|(repo, run_id)| RunArgs {
+                repo,
+                run_id,
+                attempt: self.attempt,
+                installation: self.installation,
+            }),
+            production_names: self.production_names,
+            env_file: self.env.env_file,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -28,7 +111,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FIXPOINT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log(&cli.command))),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -39,9 +122,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command {
-        Command::Serve { env_file } => {
-            let config = match fixpoint::config::load_from_env(&env_file) {
+    let code = match cli.command {
+        Command::Serve { env } => {
+            let config = match fixpoint::config::load_from_env(&env.env_file) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -49,12 +132,35 @@ fn main() -> ExitCode {
                 }
             };
             match runtime.block_on(fixpoint::server::serve(config)) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => 0,
                 Err(e) => {
                     eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
+                    1
                 }
             }
         }
+        Command::Topology {
+            command: TopologyCommand::Check { path, production_names },
+        } => {
+            let (out, code) = cli::topology_check(&path, &production_names);
+            print!("{out}");
+            code
+        }
+        Command::Sweep { sweep, json } => match runtime.block_on(cli::sweep(&sweep.args())) {
+            Ok(report) => cli::print_sweep(&report, json),
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
+    };
+    ExitCode::from(code as u8)
+}
+
+/// The one-shot commands keep stderr quiet unless asked; the server logs its work.
+fn default_log(command: &Command) -> &'static str {
+    match command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
     }
 }

@@ -29,6 +29,7 @@ pub struct WorkerPool {
     pub workers: usize,
     pub lease: Duration,
     pub jobs_ready: Arc<Notify>,
+    pub production_names: Arc<[String]>,
 }
 
 /// What a job handler can reach.
@@ -36,6 +37,7 @@ pub struct JobContext {
     pub store: Store,
     pub github: GitHubApp,
     pub job_id: i64,
+    pub production_names: Arc<[String]>,
 }
 
 impl JobContext {
@@ -98,6 +100,7 @@ async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
             store: pool.store.clone(),
             github: pool.github.clone(),
             job_id: job.id,
+            production_names: pool.production_names.clone(),
         };
         let result = tokio::select! {
             r = dispatch(&ctx, &job) => r,

@@ -75,6 +75,7 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
     let fake = FakeGitHub::start().await;
     fake.add_installation(77, "acme");
     fake.add_file(REPO, Some(SHA), ".github/fixpoint.yml", "deploy_workflows: [deploy.yml]\ntopology: topology/payments-api.yaml\n");
+    fake.add_file(REPO, Some(SHA), "topology/payments-api.yaml", "service: payments-api\nenvironment: staging\nrepo: acme/payments-api\n");
     fake.add_workflow_run(
         REPO,
         WorkflowRun::new(9001, "Deploy to staging").head_sha(SHA).conclusion("failure")
@@ -109,7 +110,7 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
     assert_eq!(attempts, 2, "claimed once by each process");
     assert_ne!(new_owner.as_deref(), Some(owner.as_str()));
     let status: String = sqlx::query_scalar("SELECT status FROM investigations").fetch_one(store.pool()).await.unwrap();
-    assert_eq!(status, "collected");
+    assert_eq!(status, "swept");
     for (sql, n) in [
         ("SELECT COUNT(*) FROM investigations", 1),
         ("SELECT COUNT(*) FROM jobs", 1),

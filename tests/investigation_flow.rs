@@ -3,7 +3,7 @@
 
 mod support;
 
-use fixpoint::store::investigations::Investigation;
+use fixpoint::store::investigations::{Document, Investigation};
 use support::TestApp;
 use support::fake_github::{Job, Step, WorkflowRun};
 use support::webhooks::{bytes, failed_deploy};
@@ -11,6 +11,10 @@ use support::webhooks::{bytes, failed_deploy};
 const REPO: &str = "acme/payments-api";
 const SHA: &str = "4a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 const CONFIG: &str = "deploy_workflows: [deploy.yml]\nbranches: [main]\ntopology: topology/payments-api.yaml\nmax_iterations: 4\n";
+/// The service's map as committed: its own GitHub checks, a dependency whose connection
+/// detail was forgotten, and a linked map for the next hop.
+const MAP: &str = "service: payments-api\nenvironment: staging\nrepo: acme/payments-api\ndownstream:\n  - {name: postgresql, type: db, skill: postgres}\n  - {name: ledger-consumer, type: service, topology: ledger-consumer.yaml}\n";
+const LINKED: &str = "service: ledger-consumer\nenvironment: staging\ndownstream:\n  - {name: ledger-db, type: db, skill: postgres}\n";
 
 fn red_deploy(run_id: u64) -> WorkflowRun {
     WorkflowRun::new(run_id, "Deploy to staging")
@@ -31,6 +35,8 @@ async fn app_with_repo(config: Option<&str>) -> TestApp {
     if let Some(config) = config {
         app.github.add_file(REPO, Some(SHA), ".github/fixpoint.yml", config);
     }
+    app.github.add_file(REPO, Some(SHA), "topology/payments-api.yaml", MAP);
+    app.github.add_file(REPO, Some(SHA), "topology/ledger-consumer.yaml", LINKED);
     app.github.add_workflow_run(REPO, red_deploy(9001));
     app
 }
@@ -42,12 +48,27 @@ async fn only_investigation(app: &TestApp) -> Investigation {
 }
 
 #[tokio::test]
-async fn a_failed_deploy_collects_the_failed_jobs_and_steps() {
+async fn a_failed_deploy_collects_the_failed_jobs_and_sweeps_the_topology() {
     let app = app_with_repo(Some(CONFIG)).await;
     assert_eq!(app.deliver("workflow_run", "r-1", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await.status(), 202);
     app.settle().await;
     let inv = only_investigation(&app).await;
-    assert_eq!((inv.status.as_str(), inv.service.as_deref()), ("collected", Some("payments-api")));
+    assert_eq!((inv.status.as_str(), inv.service.as_deref()), ("swept", Some("payments-api")));
+    // Both maps were read at the failing commit, and every planned check has a finding.
+    let sweep = app.store.investigation_document(inv.id, Document::Sweep).await.unwrap().expect("sweep stored");
+    let mut seen: Vec<(String, u64, String)> = sweep["findings"].as_array().unwrap().iter()
+        .map(|f| (f["node"].as_str().unwrap().to_string(), f["hop"].as_u64().unwrap(), f["skill"].as_str().unwrap().to_string()))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, [
+        ("ledger-consumer".to_string(), 1, "none".to_string()),
+        ("ledger-db".to_string(), 2, "postgres".to_string()),
+        ("payments-api".to_string(), 0, "gha".to_string()),
+        ("postgresql".to_string(), 1, "postgres".to_string()),
+    ]);
+    let forgotten = sweep["findings"].as_array().unwrap().iter().find(|f| f["node"] == "postgresql").unwrap();
+    assert_eq!(forgotten["status"], "unknown");
+    assert!(forgotten["summary"].as_str().unwrap().contains("url_env"), "{forgotten}");
     assert_eq!((inv.run_id, inv.run_attempt, inv.head_sha.as_str(), inv.branch.as_str()), (9001, 1, SHA, "main"));
     let jobs = app.store.run_jobs(inv.id).await.unwrap();
     let failed: Vec<_> = jobs.iter().filter(|j| j.conclusion.as_deref() == Some("failure")).collect();
@@ -106,7 +127,7 @@ async fn github_flaking_during_the_collection_is_retried_not_lost() {
     app.github.fail_next("GET", "/repos/acme/payments-api/actions/runs/9001", 2, 502, &[]);
     app.deliver("workflow_run", "r-5", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await;
     app.settle().await;
-    assert_eq!(only_investigation(&app).await.status, "collected");
+    assert_eq!(only_investigation(&app).await.status, "swept");
     app.stop().await;
 }
 
@@ -119,5 +140,19 @@ async fn an_app_not_installed_on_the_repository_fails_the_investigation_with_the
     assert_eq!(inv.status, "failed");
     assert!(inv.status_reason.unwrap().contains("Check that the App is installed"));
     assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE state = 'done' AND attempts = 1").await, 1, "a permanent refusal is not retried");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_production_environment_in_the_map_is_refused_before_anything_is_checked() {
+    let app = app_with_repo(Some(CONFIG)).await;
+    app.github.add_file(REPO, Some(SHA), "topology/payments-api.yaml", MAP.replace("staging", "production"));
+    app.deliver("workflow_run", "r-7", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await;
+    app.settle().await;
+    let inv = only_investigation(&app).await;
+    assert_eq!(inv.status, "not_started");
+    let reason = inv.status_reason.unwrap();
+    assert!(reason.contains("production") && reason.contains("topology/payments-api.yaml"), "{reason}");
+    assert!(app.store.investigation_document(inv.id, Document::Sweep).await.unwrap().is_none());
     app.stop().await;
 }

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub workers: usize,
     pub job_lease: Duration,
     pub max_attempts: u32,
+    /// Environment names refused as production besides `prod`, `production` and `live`.
+    pub production_names: Vec<String>,
     /// `None` until the App is registered: the server then serves the setup page.
     pub app: Option<AppCredentials>,
 }
@@ -136,6 +138,10 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
         workers,
         job_lease: Duration::from_secs(lease.max(1)),
         max_attempts: max_attempts.max(1),
+        production_names: vars
+            .get("FIXPOINT_PRODUCTION_NAMES")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default(),
         app: app_credentials(vars)?,
     })
 }

@@ -189,6 +189,19 @@ impl GitHubApp {
         Ok(minted.token)
     }
 
+    /// The installation that covers `repo` (`GET /repos/{owner}/{repo}/installation`).
+    pub async fn installation_of(&self, repo: &RepoName) -> Result<InstallationId, GitHubError> {
+        #[derive(Deserialize)]
+        struct Installation {
+            id: u64,
+        }
+        let op = "find the App's installation on the repository";
+        let raw = self
+            .send(op, Method::GET, &format!("/repos/{repo}/installation"), None, Auth::Jwt)
+            .await?;
+        Ok(InstallationId(decode::<Installation>(op, &raw)?.id))
+    }
+
     async fn forget_token(&self, scope: &TokenScope) {
         self.inner.tokens.lock().await.forget(scope);
     }

@@ -34,6 +34,13 @@ pub struct Investigation {
     pub status_reason: Option<String>,
 }
 
+/// The JSON documents stored with an investigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Sweep,
+    Diagnosis,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunJob {
     pub job_id: u64,
@@ -93,6 +100,39 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Stores a JSON document (the sweep's report, the diagnosis) with the investigation.
+    pub async fn set_investigation_document<T: Serialize>(
+        &self,
+        id: i64,
+        column: Document,
+        value: &T,
+    ) -> anyhow::Result<()> {
+        let sql = match column {
+            Document::Sweep => "UPDATE investigations SET sweep = ?, updated_at = ? WHERE id = ?",
+            Document::Diagnosis => "UPDATE investigations SET diagnosis = ?, updated_at = ? WHERE id = ?",
+        };
+        sqlx::query(sql)
+            .bind(serde_json::to_string(value)?)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn investigation_document(
+        &self,
+        id: i64,
+        column: Document,
+    ) -> anyhow::Result<Option<serde_json::Value>> {
+        let sql = match column {
+            Document::Sweep => "SELECT sweep FROM investigations WHERE id = ?",
+            Document::Diagnosis => "SELECT diagnosis FROM investigations WHERE id = ?",
+        };
+        let text: Option<String> = sqlx::query_scalar(sql).bind(id).fetch_one(&self.pool).await?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
 
     pub async fn record_run_jobs(&self, investigation: i64, jobs: &[RunJob]) -> anyhow::Result<()> {

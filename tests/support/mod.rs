@@ -58,6 +58,7 @@ pub fn config_for(github: &FakeGitHub, dir: &std::path::Path) -> ServerConfig {
         workers: 2,
         job_lease: Duration::from_secs(30),
         max_attempts: 3,
+        production_names: Vec::new(),
         app: Some(AppCredentials {
             app_id: AppId(github.app_id()),
             private_key: SecretString::from(github.private_key_pem().to_string()),

@@ -2,10 +2,22 @@
 //!
 //! Today it opens the investigation, reads `.github/fixpoint.yml` at the failing
 //! commit, decides whether this run is a deploy Fixpoint covers, and collects the
-//! failed run's jobs and failed steps. The sweep and the diagnosis build on it.
+//! failed run's jobs and failed steps, fetches the service's topology maps at that
+//! commit and sweeps them. The diagnosis builds on the stored sweep.
+
+mod maps;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
+
+use crate::config::ProcessEnv;
+use crate::skills::{RunContext, SkillContext, Status};
+use crate::store::investigations::Document;
+use crate::sweep::{self, SweepOptions};
+use crate::topology::{DEFAULT_DEPTH, TopologyGraph};
 
 use crate::config::repo::{self, RepoConfig};
 use crate::github::GitHubError;
@@ -114,7 +126,59 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     tracing::info!(investigation = id, %summary, "failed run collected");
     store
         .set_investigation_status(id, "collected", Some(&summary), service.as_deref())
-        .await
+        .await?;
+
+    let fetched = ctx
+        .step("fetch_topology", || async {
+            match maps::fetch(&client, &config.topology, &run.head_sha).await {
+                Ok(maps) => Ok(MapsOutcome::Fetched(maps)),
+                Err(e) => match e.downcast_ref::<GitHubError>() {
+                    Some(g) if !g.is_permanent() => Err(e),
+                    _ => Ok(MapsOutcome::Unusable(format!("{e:#}"))),
+                },
+            }
+        })
+        .await?;
+    let maps = match fetched {
+        MapsOutcome::Fetched(maps) => maps,
+        MapsOutcome::Unusable(why) => {
+            return not_started(ctx, id, &format!("cannot read the topology map: {why}")).await;
+        }
+    };
+    let dir = tempfile::tempdir()?;
+    let root = maps::materialize(dir.path(), &maps, &config.topology)?;
+    let graph = match TopologyGraph::load(&root, DEFAULT_DEPTH, &ctx.production_names) {
+        Ok(graph) => graph,
+        Err(e) => {
+            let problem = e.problem().to_string().replace(&format!("{}/", dir.path().display()), "");
+            return not_started(ctx, id, &format!("the topology map is not usable: {problem}")).await;
+        }
+    };
+    let report = ctx
+        .step("sweep", || async {
+            let skills = SkillContext::new(
+                chrono::Utc::now() - chrono::Duration::hours(1),
+                Some(RunContext {
+                    github: client.clone(),
+                    run_id: run.run_id,
+                    attempt: run.run_attempt,
+                }),
+                Arc::new(ProcessEnv),
+            );
+            Ok(sweep::sweep(&graph, Arc::new(skills), &SweepOptions::default()).await)
+        })
+        .await?;
+    store.set_investigation_document(id, Document::Sweep, &report).await?;
+    let unhealthy = report.findings.iter().filter(|f| f.status != Status::Healthy).count();
+    let summary = format!("{summary}; swept {} node check(s), {unhealthy} not healthy", report.findings.len());
+    store.set_investigation_status(id, "swept", Some(&summary), Some(&report.service)).await
+}
+
+/// The topology maps as fetched, stored in the job's journal.
+#[derive(Debug, Serialize, Deserialize)]
+enum MapsOutcome {
+    Fetched(BTreeMap<String, String>),
+    Unusable(String),
 }
 
 /// A GitHub answer that retrying cannot change (404, 403 without a rate limit, 422).
