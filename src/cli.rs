@@ -60,7 +60,8 @@ async fn run_context(run: &RunArgs, env_file: &Path) -> Result<RunContext, Usage
     let creds = server.app.ok_or_else(|| {
         UsageError("--repo/--run-id need the App's credentials: set APP_ID, PRIVATE_KEY and WEBHOOK_SECRET (or register with `fixpoint serve`)".into())
     })?;
-    let app = GitHubApp::new(&creds, &server.github_api_url).map_err(|e| UsageError(format!("{e:#}")))?;
+    let app =
+        GitHubApp::new(&creds, &server.github_api_url).map_err(|e| UsageError(format!("{e:#}")))?;
     let installation = match run.installation {
         Some(id) => InstallationId(id),
         None => app
@@ -83,7 +84,10 @@ pub async fn sweep(args: &SweepArgs) -> Result<SweepReport, UsageError> {
 /// Prints the report and returns the exit code.
 pub fn print_sweep(report: &SweepReport, json: bool) -> i32 {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).expect("a report serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("a report serialises")
+        );
     } else {
         print!("{}", sweep::render_table(report));
     }

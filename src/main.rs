@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use fixpoint::cli::{self, RunArgs, SweepArgs};
 
 #[derive(Parser)]
-#[command(name = "fixpoint", version, about = "Turns a red deploy into a reviewed fix on a fixpoint/ branch")]
+#[command(
+    name = "fixpoint",
+    version,
+    about = "Turns a red deploy into a reviewed fix on a fixpoint/ branch"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -140,7 +144,11 @@ fn main() -> ExitCode {
             }
         }
         Command::Topology {
-            command: TopologyCommand::Check { path, production_names },
+            command:
+                TopologyCommand::Check {
+                    path,
+                    production_names,
+                },
         } => {
             let (out, code) = cli::topology_check(&path, &production_names);
             print!("{out}");

@@ -47,7 +47,11 @@ impl SweepReport {
     }
 }
 
-pub async fn sweep(graph: &TopologyGraph, ctx: Arc<SkillContext>, options: &SweepOptions) -> SweepReport {
+pub async fn sweep(
+    graph: &TopologyGraph,
+    ctx: Arc<SkillContext>,
+    options: &SweepOptions,
+) -> SweepReport {
     let started = Instant::now();
     let mut findings: Vec<Finding> = futures::stream::iter(graph.checks.iter().cloned())
         .map(|check| {
@@ -144,14 +148,24 @@ pub fn render_table(report: &SweepReport) -> String {
     let line = |cells: [&str; 5]| {
         format!(
             "{:<w0$}  {:>w1$}  {:<w2$}  {:<w3$}  {}\n",
-            cells[0], cells[1], cells[2], cells[3], cells[4],
-            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
         )
     };
     let mut out = format!(
         "{} ({}) — {} finding(s) in {} ms\n\n",
         report.service,
-        report.environment.as_deref().unwrap_or("environment not set"),
+        report
+            .environment
+            .as_deref()
+            .unwrap_or("environment not set"),
         report.findings.len(),
         report.elapsed_ms
     );

@@ -50,7 +50,10 @@ impl JobContext {
         Fut: Future<Output = anyhow::Result<T>>,
     {
         if let Some(done) = self.store.step_result(self.job_id, name).await? {
-            tracing::info!(step = name, "step finished in an earlier attempt; reusing its result");
+            tracing::info!(
+                step = name,
+                "step finished in an earlier attempt; reusing its result"
+            );
             return Ok(done);
         }
         let out = f().await.with_context(|| format!("step `{name}` failed"))?;
@@ -94,7 +97,8 @@ async fn worker_loop(pool: Arc<WorkerPool>, owner: String, mut shutdown: watch::
 }
 
 async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
-    let span = tracing::info_span!("job", id = job.id, kind = %job.kind_name, attempt = job.attempts);
+    let span =
+        tracing::info_span!("job", id = job.id, kind = %job.kind_name, attempt = job.attempts);
     async {
         let ctx = JobContext {
             store: pool.store.clone(),
@@ -143,20 +147,32 @@ async fn dispatch(ctx: &JobContext, job: &ClaimedJob) -> anyhow::Result<()> {
     let payload = job.payload.clone();
     match job.kind {
         Some(JobKind::WorkflowRun) => {
-            let run: RunRef = serde_json::from_value(payload).context("workflow_run job payload")?;
+            let run: RunRef =
+                serde_json::from_value(payload).context("workflow_run job payload")?;
             investigation::run(ctx, run).await
         }
         Some(JobKind::LoopProgress) => {
-            let run: RunRef = serde_json::from_value(payload).context("loop_progress job payload")?;
+            let run: RunRef =
+                serde_json::from_value(payload).context("loop_progress job payload")?;
             tracing::info!(repo = %run.repo, branch = %run.branch, run_id = run.run_id, conclusion = %run.conclusion, "run on a fixpoint branch recorded");
             ctx.store.record_loop_run(&run).await
         }
         Some(JobKind::PrCommand) => {
-            let cmd: PrCommand = serde_json::from_value(payload).context("pr_command job payload")?;
+            let cmd: PrCommand =
+                serde_json::from_value(payload).context("pr_command job payload")?;
             ctx.store
-                .record_pr_command(cmd.comment_id, &cmd.repo, cmd.pr_number, &cmd.author, &cmd.body)
+                .record_pr_command(
+                    cmd.comment_id,
+                    &cmd.repo,
+                    cmd.pr_number,
+                    &cmd.author,
+                    &cmd.body,
+                )
                 .await
         }
-        None => anyhow::bail!("unknown job kind `{}`: written by a newer Fixpoint?", job.kind_name),
+        None => anyhow::bail!(
+            "unknown job kind `{}`: written by a newer Fixpoint?",
+            job.kind_name
+        ),
     }
 }

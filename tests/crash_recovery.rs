@@ -24,7 +24,11 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(fake: &FakeGitHub, dir: &std::path::Path, port: u16, log: &str) -> Server {
@@ -34,7 +38,10 @@ async fn start(fake: &FakeGitHub, dir: &std::path::Path, port: u16, log: &str) -
         .env("APP_ID", fake.app_id().to_string())
         .env("PRIVATE_KEY", fake.private_key_pem())
         .env("WEBHOOK_SECRET", support::SECRET)
-        .env("DATABASE_URL", format!("sqlite://{}", dir.join("fixpoint.sqlite").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("fixpoint.sqlite").display()),
+        )
         .env("PORT", port.to_string())
         .env("GITHUB_API_URL", fake.url())
         .env("FIXPOINT_WORKERS", "1")
@@ -53,7 +60,11 @@ async fn start(fake: &FakeGitHub, dir: &std::path::Path, port: u16, log: &str) -
         {
             return server;
         }
-        assert!(Instant::now() < deadline, "fixpoint did not become ready: {}", std::fs::read_to_string(dir.join(log)).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "fixpoint did not become ready: {}",
+            std::fs::read_to_string(dir.join(log)).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -61,7 +72,10 @@ async fn start(fake: &FakeGitHub, dir: &std::path::Path, port: u16, log: &str) -
 async fn wait_for(store: &Store, sql: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let n: i64 = sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         if n > 0 {
             return;
         }
@@ -74,15 +88,36 @@ async fn wait_for(store: &Store, sql: &str, what: &str) {
 async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
     let fake = FakeGitHub::start().await;
     fake.add_installation(77, "acme");
-    fake.add_file(REPO, Some(SHA), ".github/fixpoint.yml", "deploy_workflows: [deploy.yml]\ntopology: topology/payments-api.yaml\n");
-    fake.add_file(REPO, Some(SHA), "topology/payments-api.yaml", "service: payments-api\nenvironment: staging\nrepo: acme/payments-api\n");
+    fake.add_file(
+        REPO,
+        Some(SHA),
+        ".github/fixpoint.yml",
+        "deploy_workflows: [deploy.yml]\ntopology: topology/payments-api.yaml\n",
+    );
+    fake.add_file(
+        REPO,
+        Some(SHA),
+        "topology/payments-api.yaml",
+        "service: payments-api\nenvironment: staging\nrepo: acme/payments-api\n",
+    );
     fake.add_workflow_run(
         REPO,
-        WorkflowRun::new(9001, "Deploy to staging").head_sha(SHA).conclusion("failure")
-            .job(Job::new(1, "deploy").conclusion("failure").step(Step::failed("Wait for ECS service stability"))),
+        WorkflowRun::new(9001, "Deploy to staging")
+            .head_sha(SHA)
+            .conclusion("failure")
+            .job(
+                Job::new(1, "deploy")
+                    .conclusion("failure")
+                    .step(Step::failed("Wait for ECS service stability")),
+            ),
     );
     // GitHub hangs on the jobs listing: the worker is caught mid-job when the process dies.
-    fake.stall_next("GET", "/repos/acme/payments-api/actions/runs/9001", 1, Duration::from_secs(120));
+    fake.stall_next(
+        "GET",
+        "/repos/acme/payments-api/actions/runs/9001",
+        1,
+        Duration::from_secs(120),
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -97,31 +132,71 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
     .await;
     assert_eq!(res.status(), 202);
 
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("fixpoint.sqlite").display())).await.unwrap();
-    wait_for(&store, "SELECT COUNT(*) FROM job_steps WHERE step = 'read_repo_config'", "the config step to finish").await;
-    wait_for(&store, "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner IS NOT NULL", "the job to be claimed").await;
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("fixpoint.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    wait_for(
+        &store,
+        "SELECT COUNT(*) FROM job_steps WHERE step = 'read_repo_config'",
+        "the config step to finish",
+    )
+    .await;
+    wait_for(
+        &store,
+        "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner IS NOT NULL",
+        "the job to be claimed",
+    )
+    .await;
     drop(first); // SIGKILL: no graceful shutdown, the lease is left behind
-    let owner: String = sqlx::query_scalar("SELECT lease_owner FROM jobs").fetch_one(store.pool()).await.unwrap();
+    let owner: String = sqlx::query_scalar("SELECT lease_owner FROM jobs")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
 
     let _second = start(&fake, dir.path(), port, "second.log").await;
-    wait_for(&store, "SELECT COUNT(*) FROM jobs WHERE state = 'done'", "the job to complete after restart").await;
+    wait_for(
+        &store,
+        "SELECT COUNT(*) FROM jobs WHERE state = 'done'",
+        "the job to complete after restart",
+    )
+    .await;
 
-    let (attempts, new_owner): (i64, Option<String>) = sqlx::query_as("SELECT attempts, lease_owner FROM jobs").fetch_one(store.pool()).await.unwrap();
+    let (attempts, new_owner): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, lease_owner FROM jobs")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     assert_eq!(attempts, 2, "claimed once by each process");
     assert_ne!(new_owner.as_deref(), Some(owner.as_str()));
-    let status: String = sqlx::query_scalar("SELECT status FROM investigations").fetch_one(store.pool()).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM investigations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(status, "swept");
     for (sql, n) in [
         ("SELECT COUNT(*) FROM investigations", 1),
         ("SELECT COUNT(*) FROM jobs", 1),
         ("SELECT COUNT(*) FROM run_jobs", 1),
-        ("SELECT COUNT(*) FROM job_steps WHERE step = 'open_investigation'", 1),
+        (
+            "SELECT COUNT(*) FROM job_steps WHERE step = 'open_investigation'",
+            1,
+        ),
     ] {
-        let got: i64 = sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap();
+        let got: i64 = sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(got, n, "{sql}");
     }
     // The finished step was not done again: the config was read from GitHub once.
-    let config_reads = fake.requests().iter().filter(|r| r.path.ends_with("/contents/.github/fixpoint.yml")).count();
+    let config_reads = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/contents/.github/fixpoint.yml"))
+        .count();
     assert_eq!(config_reads, 1);
     let log = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
     assert!(log.contains("step finished in an earlier attempt"), "{log}");

@@ -20,12 +20,19 @@ fn red_deploy(run_id: u64) -> WorkflowRun {
     WorkflowRun::new(run_id, "Deploy to staging")
         .head_sha(SHA)
         .conclusion("failure")
-        .job(Job::new(run_id * 10 + 1, "build").conclusion("success").step(Step::succeeded("cargo build")))
+        .job(
+            Job::new(run_id * 10 + 1, "build")
+                .conclusion("success")
+                .step(Step::succeeded("cargo build")),
+        )
         .job(
             Job::new(run_id * 10 + 2, "deploy-staging")
                 .conclusion("failure")
                 .step(Step::succeeded("Render task definition"))
-                .step(Step::failed("Wait for ECS service stability").log("Error: services-stable waiter timed out")),
+                .step(
+                    Step::failed("Wait for ECS service stability")
+                        .log("Error: services-stable waiter timed out"),
+                ),
         )
 }
 
@@ -33,10 +40,13 @@ async fn app_with_repo(config: Option<&str>) -> TestApp {
     let app = TestApp::start().await;
     app.github.add_installation(77, "acme");
     if let Some(config) = config {
-        app.github.add_file(REPO, Some(SHA), ".github/fixpoint.yml", config);
+        app.github
+            .add_file(REPO, Some(SHA), ".github/fixpoint.yml", config);
     }
-    app.github.add_file(REPO, Some(SHA), "topology/payments-api.yaml", MAP);
-    app.github.add_file(REPO, Some(SHA), "topology/ledger-consumer.yaml", LINKED);
+    app.github
+        .add_file(REPO, Some(SHA), "topology/payments-api.yaml", MAP);
+    app.github
+        .add_file(REPO, Some(SHA), "topology/ledger-consumer.yaml", LINKED);
     app.github.add_workflow_run(REPO, red_deploy(9001));
     app
 }
@@ -50,59 +60,142 @@ async fn only_investigation(app: &TestApp) -> Investigation {
 #[tokio::test]
 async fn a_failed_deploy_collects_the_failed_jobs_and_sweeps_the_topology() {
     let app = app_with_repo(Some(CONFIG)).await;
-    assert_eq!(app.deliver("workflow_run", "r-1", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await.status(), 202);
+    assert_eq!(
+        app.deliver(
+            "workflow_run",
+            "r-1",
+            &bytes(&failed_deploy(REPO, 9001, 1, 77))
+        )
+        .await
+        .status(),
+        202
+    );
     app.settle().await;
     let inv = only_investigation(&app).await;
-    assert_eq!((inv.status.as_str(), inv.service.as_deref()), ("swept", Some("payments-api")));
+    assert_eq!(
+        (inv.status.as_str(), inv.service.as_deref()),
+        ("swept", Some("payments-api"))
+    );
     // Both maps were read at the failing commit, and every planned check has a finding.
-    let sweep = app.store.investigation_document(inv.id, Document::Sweep).await.unwrap().expect("sweep stored");
-    let mut seen: Vec<(String, u64, String)> = sweep["findings"].as_array().unwrap().iter()
-        .map(|f| (f["node"].as_str().unwrap().to_string(), f["hop"].as_u64().unwrap(), f["skill"].as_str().unwrap().to_string()))
+    let sweep = app
+        .store
+        .investigation_document(inv.id, Document::Sweep)
+        .await
+        .unwrap()
+        .expect("sweep stored");
+    let mut seen: Vec<(String, u64, String)> = sweep["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["node"].as_str().unwrap().to_string(),
+                f["hop"].as_u64().unwrap(),
+                f["skill"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     seen.sort();
-    assert_eq!(seen, [
-        ("ledger-consumer".to_string(), 1, "none".to_string()),
-        ("ledger-db".to_string(), 2, "postgres".to_string()),
-        ("payments-api".to_string(), 0, "gha".to_string()),
-        ("postgresql".to_string(), 1, "postgres".to_string()),
-    ]);
-    let forgotten = sweep["findings"].as_array().unwrap().iter().find(|f| f["node"] == "postgresql").unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("ledger-consumer".to_string(), 1, "none".to_string()),
+            ("ledger-db".to_string(), 2, "postgres".to_string()),
+            ("payments-api".to_string(), 0, "gha".to_string()),
+            ("postgresql".to_string(), 1, "postgres".to_string()),
+        ]
+    );
+    let forgotten = sweep["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["node"] == "postgresql")
+        .unwrap();
     assert_eq!(forgotten["status"], "unknown");
-    assert!(forgotten["summary"].as_str().unwrap().contains("url_env"), "{forgotten}");
-    assert_eq!((inv.run_id, inv.run_attempt, inv.head_sha.as_str(), inv.branch.as_str()), (9001, 1, SHA, "main"));
+    assert!(
+        forgotten["summary"].as_str().unwrap().contains("url_env"),
+        "{forgotten}"
+    );
+    assert_eq!(
+        (
+            inv.run_id,
+            inv.run_attempt,
+            inv.head_sha.as_str(),
+            inv.branch.as_str()
+        ),
+        (9001, 1, SHA, "main")
+    );
     let jobs = app.store.run_jobs(inv.id).await.unwrap();
-    let failed: Vec<_> = jobs.iter().filter(|j| j.conclusion.as_deref() == Some("failure")).collect();
+    let failed: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.conclusion.as_deref() == Some("failure"))
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].name, "deploy-staging");
     assert_eq!(failed[0].failed_steps, ["Wait for ECS service stability"]);
     // The config was read at the failing commit, with a token narrowed to this repository.
-    let config_reads: Vec<_> = app.github.requests().into_iter().filter(|r| r.path.ends_with("/contents/.github/fixpoint.yml")).collect();
+    let config_reads: Vec<_> = app
+        .github
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/contents/.github/fixpoint.yml"))
+        .collect();
     assert_eq!(config_reads.len(), 1);
-    assert_eq!(config_reads[0].query.as_deref(), Some(format!("ref={SHA}").as_str()));
-    assert!(app.github.token_mints().iter().all(|m| m.repositories.as_deref() == Some(&["payments-api".to_string()][..])));
+    assert_eq!(
+        config_reads[0].query.as_deref(),
+        Some(format!("ref={SHA}").as_str())
+    );
+    assert!(
+        app.github
+            .token_mints()
+            .iter()
+            .all(|m| m.repositories.as_deref() == Some(&["payments-api".to_string()][..]))
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_repository_without_fixpoint_yml_is_recorded_as_not_started() {
     let app = app_with_repo(None).await;
-    app.deliver("workflow_run", "r-2", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await;
+    app.deliver(
+        "workflow_run",
+        "r-2",
+        &bytes(&failed_deploy(REPO, 9001, 1, 77)),
+    )
+    .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
     assert_eq!(inv.status, "not_started");
-    assert!(inv.status_reason.as_deref().unwrap().contains("no .github/fixpoint.yml at 4a1b2c3"), "{inv:?}");
+    assert!(
+        inv.status_reason
+            .as_deref()
+            .unwrap()
+            .contains("no .github/fixpoint.yml at 4a1b2c3"),
+        "{inv:?}"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_typo_in_the_config_names_the_key_and_the_run_is_not_started() {
-    let app = app_with_repo(Some("deploy_workflows: [deploy.yml]\ntopolgy: topology/payments-api.yaml\n")).await;
-    app.deliver("workflow_run", "r-3", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await;
+    let app = app_with_repo(Some(
+        "deploy_workflows: [deploy.yml]\ntopolgy: topology/payments-api.yaml\n",
+    ))
+    .await;
+    app.deliver(
+        "workflow_run",
+        "r-3",
+        &bytes(&failed_deploy(REPO, 9001, 1, 77)),
+    )
+    .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
     assert_eq!(inv.status, "not_started");
     let reason = inv.status_reason.unwrap();
-    assert!(reason.contains("unknown key `topolgy` (did you mean `topology`?)"), "{reason}");
+    assert!(
+        reason.contains("unknown key `topolgy` (did you mean `topology`?)"),
+        "{reason}"
+    );
     app.stop().await;
 }
 
@@ -116,7 +209,11 @@ async fn a_failed_ci_workflow_that_is_not_a_deploy_is_not_an_incident() {
     app.settle().await;
     let inv = only_investigation(&app).await;
     assert_eq!(inv.status, "not_started");
-    assert!(inv.status_reason.unwrap().contains("workflow `CI` is not a deploy"));
+    assert!(
+        inv.status_reason
+            .unwrap()
+            .contains("workflow `CI` is not a deploy")
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM run_jobs").await, 0);
     app.stop().await;
 }
@@ -124,8 +221,19 @@ async fn a_failed_ci_workflow_that_is_not_a_deploy_is_not_an_incident() {
 #[tokio::test]
 async fn github_flaking_during_the_collection_is_retried_not_lost() {
     let app = app_with_repo(Some(CONFIG)).await;
-    app.github.fail_next("GET", "/repos/acme/payments-api/actions/runs/9001", 2, 502, &[]);
-    app.deliver("workflow_run", "r-5", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await;
+    app.github.fail_next(
+        "GET",
+        "/repos/acme/payments-api/actions/runs/9001",
+        2,
+        502,
+        &[],
+    );
+    app.deliver(
+        "workflow_run",
+        "r-5",
+        &bytes(&failed_deploy(REPO, 9001, 1, 77)),
+    )
+    .await;
     app.settle().await;
     assert_eq!(only_investigation(&app).await.status, "swept");
     app.stop().await;
@@ -134,25 +242,58 @@ async fn github_flaking_during_the_collection_is_retried_not_lost() {
 #[tokio::test]
 async fn an_app_not_installed_on_the_repository_fails_the_investigation_with_the_reason() {
     let app = TestApp::start().await; // no installation 77 at GitHub
-    app.deliver("workflow_run", "r-6", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await;
+    app.deliver(
+        "workflow_run",
+        "r-6",
+        &bytes(&failed_deploy(REPO, 9001, 1, 77)),
+    )
+    .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
     assert_eq!(inv.status, "failed");
-    assert!(inv.status_reason.unwrap().contains("Check that the App is installed"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE state = 'done' AND attempts = 1").await, 1, "a permanent refusal is not retried");
+    assert!(
+        inv.status_reason
+            .unwrap()
+            .contains("Check that the App is installed")
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE state = 'done' AND attempts = 1")
+            .await,
+        1,
+        "a permanent refusal is not retried"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_production_environment_in_the_map_is_refused_before_anything_is_checked() {
     let app = app_with_repo(Some(CONFIG)).await;
-    app.github.add_file(REPO, Some(SHA), "topology/payments-api.yaml", MAP.replace("staging", "production"));
-    app.deliver("workflow_run", "r-7", &bytes(&failed_deploy(REPO, 9001, 1, 77))).await;
+    app.github.add_file(
+        REPO,
+        Some(SHA),
+        "topology/payments-api.yaml",
+        MAP.replace("staging", "production"),
+    );
+    app.deliver(
+        "workflow_run",
+        "r-7",
+        &bytes(&failed_deploy(REPO, 9001, 1, 77)),
+    )
+    .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
     assert_eq!(inv.status, "not_started");
     let reason = inv.status_reason.unwrap();
-    assert!(reason.contains("production") && reason.contains("topology/payments-api.yaml"), "{reason}");
-    assert!(app.store.investigation_document(inv.id, Document::Sweep).await.unwrap().is_none());
+    assert!(
+        reason.contains("production") && reason.contains("topology/payments-api.yaml"),
+        "{reason}"
+    );
+    assert!(
+        app.store
+            .investigation_document(inv.id, Document::Sweep)
+            .await
+            .unwrap()
+            .is_none()
+    );
     app.stop().await;
 }

@@ -10,6 +10,9 @@ use serde_json::json;
 use support::TestApp;
 use support::webhooks::{self, bytes, example, failed_deploy};
 
+/// What was sent (a name, headers, body) and the status it must get.
+type Case = (&'static str, Vec<(&'static str, String)>, Vec<u8>, u16);
+
 async fn jobs(app: &TestApp) -> i64 {
     app.count("SELECT COUNT(*) FROM jobs").await
 }
@@ -21,7 +24,10 @@ fn githubs_documented_signature_vector_verifies() {
     assert_eq!(verify_signature(&secret, b"Hello, World!", sig), Ok(()));
     assert!(verify_signature(&secret, b"Hello, World?", sig).is_err());
     // GitHub's library agrees with the vector, so the signer the tests use is honest too.
-    assert_eq!(webhooks::sign("It's a Secret to Everybody", b"Hello, World!"), sig);
+    assert_eq!(
+        webhooks::sign("It's a Secret to Everybody", b"Hello, World!"),
+        sig
+    );
 }
 
 #[tokio::test]
@@ -35,7 +41,13 @@ async fn a_failed_deploy_is_acknowledged_202_only_once_it_is_a_stored_job() {
         app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'workflow_run' AND dedupe_key = 'workflow_run:acme/payments-api:9001:1'").await,
         1
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM deliveries WHERE delivery_id = 'd-1' AND outcome = 'accepted'").await, 1);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM deliveries WHERE delivery_id = 'd-1' AND outcome = 'accepted'"
+        )
+        .await,
+        1
+    );
     app.stop().await;
 }
 
@@ -60,49 +72,119 @@ async fn the_rejection_matrix_queues_nothing() {
             ("x-hub-signature-256", sig.to_string()),
         ]
     };
-    let without = |name: &str| base(&good).into_iter().filter(|(k, _)| *k != name).collect::<Vec<_>>();
-    let cases: Vec<(&str, Vec<(&'static str, String)>, Vec<u8>, u16)> = vec![
-        ("no event header", without("x-github-event"), body.clone(), 400),
-        ("no delivery header", without("x-github-delivery"), body.clone(), 400),
-        ("no signature at all", without("x-hub-signature-256"), body.clone(), 400),
+    let without = |name: &str| {
+        base(&good)
+            .into_iter()
+            .filter(|(k, _)| *k != name)
+            .collect::<Vec<_>>()
+    };
+    let cases: Vec<Case> = vec![
+        (
+            "no event header",
+            without("x-github-event"),
+            body.clone(),
+            400,
+        ),
+        (
+            "no delivery header",
+            without("x-github-delivery"),
+            body.clone(),
+            400,
+        ),
+        (
+            "no signature at all",
+            without("x-hub-signature-256"),
+            body.clone(),
+            400,
+        ),
         (
             "only the SHA-1 signature",
-            without("x-hub-signature-256").into_iter().chain([("x-hub-signature", "sha1=0123456789abcdef0123456789abcdef01234567".to_string())]).collect(),
+            without("x-hub-signature-256")
+                .into_iter()
+                .chain([(
+                    "x-hub-signature",
+                    "sha1=0123456789abcdef0123456789abcdef01234567".to_string(),
+                )])
+                .collect(),
             body.clone(),
             401,
         ),
-        ("sha1 in the sha256 header", base("sha1=0123456789abcdef0123456789abcdef01234567"), body.clone(), 401),
-        ("not hex", base(&format!("sha256={}", "zz".repeat(32))), body.clone(), 401),
+        (
+            "sha1 in the sha256 header",
+            base("sha1=0123456789abcdef0123456789abcdef01234567"),
+            body.clone(),
+            401,
+        ),
+        (
+            "not hex",
+            base(&format!("sha256={}", "zz".repeat(32))),
+            body.clone(),
+            401,
+        ),
         ("wrong length", base("sha256=abcd"), body.clone(), 401),
         ("empty", base("sha256="), body.clone(), 401),
-        ("signed with another secret", base(&webhooks::sign("not-our-secret", &body)), body.clone(), 401),
+        (
+            "signed with another secret",
+            base(&webhooks::sign("not-our-secret", &body)),
+            body.clone(),
+            401,
+        ),
         (
             "form-encoded content type",
-            base(&good).into_iter().map(|(k, v)| if k == "content-type" { (k, "application/x-www-form-urlencoded".to_string()) } else { (k, v) }).collect(),
+            base(&good)
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "content-type" {
+                        (k, "application/x-www-form-urlencoded".to_string())
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
             body.clone(),
             415,
         ),
     ];
     for (what, headers, body, status) in cases {
         let res = send(headers, body).await.unwrap();
-        assert_eq!(res.status().as_u16(), status, "{what}: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status().as_u16(),
+            status,
+            "{what}: {}",
+            res.text().await.unwrap()
+        );
     }
     // Over 25 MiB, declared up front: refused before the body is read.
     let big = vec![b' '; 25 * 1024 * 1024 + 1];
     let res = send(base(&good), big).await.unwrap();
     assert_eq!(res.status(), 413);
     // Over 25 MiB, streamed without a length: refused once the limit is crossed.
-    let chunks = futures::stream::iter((0..27).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024 * 1024])));
-    let mut req = client.post(format!("{}/webhooks", app.url)).body(reqwest::Body::wrap_stream(chunks));
+    let chunks =
+        futures::stream::iter((0..27).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024 * 1024])));
+    let mut req = client
+        .post(format!("{}/webhooks", app.url))
+        .body(reqwest::Body::wrap_stream(chunks));
     for (k, v) in base(&good) {
         req = req.header(k, v);
     }
     assert_eq!(req.send().await.unwrap().status(), 413);
 
-    assert_eq!(jobs(&app).await, 0, "a rejected delivery must queue nothing");
+    assert_eq!(
+        jobs(&app).await,
+        0,
+        "a rejected delivery must queue nothing"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM deliveries").await, 0);
-    let metrics = reqwest::get(format!("{}/metrics", app.url)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"fixpoint_webhooks_total{event="workflow_run",outcome="rejected"} 11"#), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", app.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"fixpoint_webhooks_total{event="workflow_run",outcome="rejected"} 11"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -110,15 +192,20 @@ async fn the_rejection_matrix_queues_nothing() {
 async fn the_raw_body_is_what_is_verified_not_a_reserialisation() {
     let app = TestApp::start().await;
     let mut v = failed_deploy("acme/payments-api", 4242, 1, 77);
-    v["workflow_run"]["display_title"] = "Déploiement « staging » — naïve\tfix \u{1F680} \"quoted\" \\ back".into();
+    v["workflow_run"]["display_title"] =
+        "Déploiement « staging » — naïve\tfix \u{1F680} \"quoted\" \\ back".into();
     // Bytes as GitHub could send them: non-ASCII escaped, slashes escaped, odd spacing.
-    let text = serde_json::to_string_pretty(&v).unwrap().replace('/', "\\/").replace("Déploiement", "D\\u00e9ploiement");
+    let text = serde_json::to_string_pretty(&v)
+        .unwrap()
+        .replace('/', "\\/")
+        .replace("Déploiement", "D\\u00e9ploiement");
     let raw = text.into_bytes();
     let sig = webhooks::sign(support::SECRET, &raw);
     let res = webhooks::post(&app.url, "workflow_run", "raw-1", &raw, &sig).await;
     assert_eq!(res.status(), 202);
     // The same JSON re-serialised is different bytes: the original signature fails.
-    let reserialised = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&raw).unwrap()).unwrap();
+    let reserialised =
+        serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&raw).unwrap()).unwrap();
     assert_ne!(reserialised, raw);
     let res = webhooks::post(&app.url, "workflow_run", "raw-2", &reserialised, &sig).await;
     assert_eq!(res.status(), 401);
@@ -132,20 +219,34 @@ async fn events_fixpoint_does_not_act_on_get_200_and_nothing_is_queued() {
     let mut green = failed_deploy("acme/payments-api", 5, 1, 77);
     green["workflow_run"]["conclusion"] = "success".into();
     let requested = example("workflow_run", Some("requested"));
-    let star = json!({"action": "created", "starred_at": null, "repository": {"full_name": "acme/x"}});
+    let star =
+        json!({"action": "created", "starred_at": null, "repository": {"full_name": "acme/x"}});
     for (event, body) in [
         ("workflow_run", bytes(&green)),
         ("workflow_run", bytes(&requested)),
         ("star", bytes(&star)),
         ("ping", bytes(&example("ping", None))),
     ] {
-        let res = app.deliver(event, &format!("ignored-{event}-{}", body.len()), &body).await;
+        let res = app
+            .deliver(event, &format!("ignored-{event}-{}", body.len()), &body)
+            .await;
         assert_eq!(res.status(), 200, "{event}");
     }
     assert_eq!(jobs(&app).await, 0);
-    let metrics = reqwest::get(format!("{}/metrics", app.url)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"fixpoint_webhooks_total{event="workflow_run",outcome="ignored"} 2"#), "{metrics}");
-    assert!(metrics.contains(r#"fixpoint_webhooks_total{event="other",outcome="ignored"} 1"#), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", app.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"fixpoint_webhooks_total{event="workflow_run",outcome="ignored"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"fixpoint_webhooks_total{event="other",outcome="ignored"} 1"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -155,12 +256,32 @@ async fn fifty_concurrent_deliveries_of_one_guid_make_one_job() {
     let body = bytes(&failed_deploy("acme/payments-api", 777, 1, 77));
     let sig = webhooks::sign(support::SECRET, &body);
     let sends = (0..50).map(|_| webhooks::post(&app.url, "workflow_run", "same-guid", &body, &sig));
-    let statuses: Vec<u16> = futures::future::join_all(sends).await.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 49, "{statuses:?}");
+    let statuses: Vec<u16> = futures::future::join_all(sends)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        49,
+        "{statuses:?}"
+    );
     assert_eq!(jobs(&app).await, 1);
-    let metrics = reqwest::get(format!("{}/metrics", app.url)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"fixpoint_webhooks_total{event="workflow_run",outcome="duplicate"} 49"#), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", app.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"fixpoint_webhooks_total{event="workflow_run",outcome="duplicate"} 49"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -168,12 +289,23 @@ async fn fifty_concurrent_deliveries_of_one_guid_make_one_job() {
 async fn a_new_delivery_about_the_same_run_attempt_joins_the_first_job() {
     let app = TestApp::start().await;
     let body = bytes(&failed_deploy("acme/payments-api", 31337, 1, 77));
-    assert_eq!(app.deliver("workflow_run", "first", &body).await.status(), 202);
-    assert_eq!(app.deliver("workflow_run", "redelivered-as-new", &body).await.status(), 200);
+    assert_eq!(
+        app.deliver("workflow_run", "first", &body).await.status(),
+        202
+    );
+    assert_eq!(
+        app.deliver("workflow_run", "redelivered-as-new", &body)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(jobs(&app).await, 1);
     // A re-run is a new attempt: a new incident.
     let rerun = bytes(&failed_deploy("acme/payments-api", 31337, 2, 77));
-    assert_eq!(app.deliver("workflow_run", "rerun", &rerun).await.status(), 202);
+    assert_eq!(
+        app.deliver("workflow_run", "rerun", &rerun).await.status(),
+        202
+    );
     assert_eq!(jobs(&app).await, 2);
     app.stop().await;
 }
@@ -184,7 +316,12 @@ async fn runs_on_fixpoint_branches_are_loop_progress_not_incidents() {
     let mut v = failed_deploy("acme/payments-api", 66, 1, 77);
     v["workflow_run"]["head_branch"] = "fixpoint/payments-api-9001".into();
     v["workflow_run"]["conclusion"] = "success".into();
-    assert_eq!(app.deliver("workflow_run", "loop-1", &bytes(&v)).await.status(), 202);
+    assert_eq!(
+        app.deliver("workflow_run", "loop-1", &bytes(&v))
+            .await
+            .status(),
+        202
+    );
     app.settle().await;
     assert_eq!(app.count("SELECT COUNT(*) FROM loop_runs WHERE branch = 'fixpoint/payments-api-9001' AND conclusion = 'success'").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM investigations").await, 0);
@@ -196,12 +333,18 @@ async fn fixpoint_commands_on_prs_are_stored_and_bots_are_ignored() {
     let app = TestApp::start().await;
     let app_id = app.github.app_id();
     let mut pr_comment = example("issue_comment", Some("created"));
-    pr_comment["issue"]["pull_request"] = json!({"url": "https://api.github.com/repos/acme/payments-api/pulls/12"});
+    pr_comment["issue"]["pull_request"] =
+        json!({"url": "https://api.github.com/repos/acme/payments-api/pulls/12"});
     pr_comment["comment"]["body"] = "  /fixpoint retry try a bigger pool".into();
     pr_comment["installation"] = json!({"id": 77});
     pr_comment["comment"]["user"]["type"] = "User".into();
     pr_comment["sender"]["type"] = "User".into();
-    assert_eq!(app.deliver("issue_comment", "c-1", &bytes(&pr_comment)).await.status(), 202);
+    assert_eq!(
+        app.deliver("issue_comment", "c-1", &bytes(&pr_comment))
+            .await
+            .status(),
+        202
+    );
 
     let mut by_bot = pr_comment.clone();
     by_bot["comment"]["id"] = 2.into();
@@ -214,13 +357,27 @@ async fn fixpoint_commands_on_prs_are_stored_and_bots_are_ignored() {
     not_a_command["comment"]["body"] = "LGTM, but /fixpoint should look at this".into();
     let mut on_an_issue = pr_comment.clone();
     on_an_issue["comment"]["id"] = 5.into();
-    on_an_issue["issue"].as_object_mut().unwrap().remove("pull_request");
-    for (i, v) in [by_bot, by_us, not_a_command, on_an_issue].iter().enumerate() {
-        assert_eq!(app.deliver("issue_comment", &format!("c-ignored-{i}"), &bytes(v)).await.status(), 200);
+    on_an_issue["issue"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pull_request");
+    for (i, v) in [by_bot, by_us, not_a_command, on_an_issue]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            app.deliver("issue_comment", &format!("c-ignored-{i}"), &bytes(v))
+                .await
+                .status(),
+            200
+        );
     }
     app.settle().await;
     assert_eq!(app.count("SELECT COUNT(*) FROM pr_commands").await, 1);
-    let body: String = sqlx::query_scalar("SELECT body FROM pr_commands").fetch_one(app.store.pool()).await.unwrap();
+    let body: String = sqlx::query_scalar("SELECT body FROM pr_commands")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
     assert_eq!(body, "  /fixpoint retry try a bigger pool");
     app.stop().await;
 }
@@ -231,26 +388,55 @@ async fn installations_are_remembered_with_their_repositories() {
     let mut created = example("installation", Some("created"));
     let id = created["installation"]["id"].as_u64().unwrap();
     created["repositories"] = json!([{"id": 1, "node_id": "x", "name": "payments-api", "full_name": "acme/payments-api", "private": true}]);
-    assert_eq!(app.deliver("installation", "i-1", &bytes(&created)).await.status(), 202);
+    assert_eq!(
+        app.deliver("installation", "i-1", &bytes(&created))
+            .await
+            .status(),
+        202
+    );
     let mut added = example("installation_repositories", Some("added"));
     added["installation"]["id"] = id.into();
     added["repositories_added"] = json!([{"id": 2, "node_id": "y", "name": "ledger", "full_name": "acme/ledger", "private": true}]);
     added["repositories_removed"] = json!([]);
-    assert_eq!(app.deliver("installation_repositories", "i-2", &bytes(&added)).await.status(), 202);
+    assert_eq!(
+        app.deliver("installation_repositories", "i-2", &bytes(&added))
+            .await
+            .status(),
+        202
+    );
     let inst = fixpoint::ids::InstallationId(id);
-    assert_eq!(app.store.installed_repos(inst).await.unwrap(), vec!["acme/ledger", "acme/payments-api"]);
+    assert_eq!(
+        app.store.installed_repos(inst).await.unwrap(),
+        vec!["acme/ledger", "acme/payments-api"]
+    );
 
     let mut removed = example("installation_repositories", Some("removed"));
     removed["installation"]["id"] = id.into();
     removed["repositories_removed"] = json!([{"id": 1, "node_id": "x", "name": "payments-api", "full_name": "acme/payments-api", "private": true}]);
     removed["repositories_added"] = json!([]);
-    assert_eq!(app.deliver("installation_repositories", "i-3", &bytes(&removed)).await.status(), 202);
-    assert_eq!(app.store.installed_repos(inst).await.unwrap(), vec!["acme/ledger"]);
+    assert_eq!(
+        app.deliver("installation_repositories", "i-3", &bytes(&removed))
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(
+        app.store.installed_repos(inst).await.unwrap(),
+        vec!["acme/ledger"]
+    );
 
     let mut deleted = example("installation", Some("deleted"));
     deleted["installation"]["id"] = id.into();
-    assert_eq!(app.deliver("installation", "i-4", &bytes(&deleted)).await.status(), 202);
-    assert_eq!(app.store.installation_state(inst).await.unwrap().as_deref(), Some("deleted"));
+    assert_eq!(
+        app.deliver("installation", "i-4", &bytes(&deleted))
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(
+        app.store.installation_state(inst).await.unwrap().as_deref(),
+        Some("deleted")
+    );
     assert!(app.store.installed_repos(inst).await.unwrap().is_empty());
     app.stop().await;
 }
@@ -259,11 +445,17 @@ async fn installations_are_remembered_with_their_repositories() {
 async fn a_signed_but_malformed_payload_is_a_clear_400() {
     let app = TestApp::start().await;
     let mut v = failed_deploy("acme/payments-api", 8, 1, 77);
-    v["workflow_run"].as_object_mut().unwrap().remove("head_sha");
+    v["workflow_run"]
+        .as_object_mut()
+        .unwrap()
+        .remove("head_sha");
     let res = app.deliver("workflow_run", "bad-1", &bytes(&v)).await;
     assert_eq!(res.status(), 400);
     let text = res.text().await.unwrap();
-    assert!(text.contains("head_sha"), "the error names the missing field: {text}");
+    assert!(
+        text.contains("head_sha"),
+        "the error names the missing field: {text}"
+    );
     let res = app.deliver("workflow_run", "bad-2", b"{not json").await;
     assert_eq!(res.status(), 400);
     assert_eq!(jobs(&app).await, 0);
@@ -273,15 +465,33 @@ async fn a_signed_but_malformed_payload_is_a_clear_400() {
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     let app = TestApp::start().await;
-    assert_eq!(reqwest::get(format!("{}/healthz", app.url)).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", app.url))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let ready = reqwest::get(format!("{}/readyz", app.url)).await.unwrap();
     assert_eq!(ready.status(), 200);
     let body = bytes(&failed_deploy("acme/payments-api", 12, 1, 77));
     app.deliver("workflow_run", "m-1", &body).await;
     let res = reqwest::get(format!("{}/metrics", app.url)).await.unwrap();
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     let text = res.text().await.unwrap();
-    for line in ["# TYPE fixpoint_webhooks_total counter", r#"fixpoint_webhooks_total{event="workflow_run",outcome="accepted"} 1"#, "fixpoint_jobs{state=\"queued\"}", "fixpoint_jobs{state=\"running\"}", "fixpoint_jobs{state=\"failed\"}", "fixpoint_jobs{state=\"dead\"}"] {
+    for line in [
+        "# TYPE fixpoint_webhooks_total counter",
+        r#"fixpoint_webhooks_total{event="workflow_run",outcome="accepted"} 1"#,
+        "fixpoint_jobs{state=\"queued\"}",
+        "fixpoint_jobs{state=\"running\"}",
+        "fixpoint_jobs{state=\"failed\"}",
+        "fixpoint_jobs{state=\"dead\"}",
+    ] {
         assert!(text.contains(line), "missing `{line}` in\n{text}");
     }
     app.stop().await;

@@ -118,7 +118,12 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
         None => None,
         Some(u) => Some(check_url("PUBLIC_URL", &u)?),
     };
-    let workers = parse_num(vars, "FIXPOINT_WORKERS", 4usize, "a worker count from 1 to 64")?;
+    let workers = parse_num(
+        vars,
+        "FIXPOINT_WORKERS",
+        4usize,
+        "a worker count from 1 to 64",
+    )?;
     if !(1..=64).contains(&workers) {
         return Err(err(
             "FIXPOINT_WORKERS",
@@ -126,7 +131,12 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
             "use a worker count from 1 to 64",
         ));
     }
-    let lease = parse_num(vars, "FIXPOINT_JOB_LEASE_SECS", 60u64, "seconds, such as 60")?;
+    let lease = parse_num(
+        vars,
+        "FIXPOINT_JOB_LEASE_SECS",
+        60u64,
+        "seconds, such as 60",
+    )?;
     let max_attempts = parse_num(vars, "FIXPOINT_MAX_ATTEMPTS", 5u32, "a count such as 5")?;
     Ok(ServerConfig {
         port,
@@ -140,7 +150,12 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
         max_attempts: max_attempts.max(1),
         production_names: vars
             .get("FIXPOINT_PRODUCTION_NAMES")
-            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
         app: app_credentials(vars)?,
     })

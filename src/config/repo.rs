@@ -10,12 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const PATH: &str = ".github/fixpoint.yml";
 
 /// The keys `RepoConfig` accepts, for did-you-mean suggestions.
-const KEYS: &[&str] = &[
-    "deploy_workflows",
-    "branches",
-    "topology",
-    "max_iterations",
-];
+const KEYS: &[&str] = &["deploy_workflows", "branches", "topology", "max_iterations"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,8 +67,8 @@ impl RepoConfig {
                 });
             }
         }
-        let config: RepoConfig = serde_yaml_ng::from_value(raw)
-            .map_err(|e| RepoConfigError::Invalid(e.to_string()))?;
+        let config: RepoConfig =
+            serde_yaml_ng::from_value(raw).map_err(|e| RepoConfigError::Invalid(e.to_string()))?;
         if config.deploy_workflows.is_empty() {
             return Err(RepoConfigError::Invalid(
                 "`deploy_workflows` is empty: list the workflows that deploy, e.g. [deploy.yml]"
@@ -94,7 +89,9 @@ impl RepoConfig {
         self.deploy_workflows.iter().any(|w| {
             w == name
                 || path.is_some_and(|p| {
-                    p == w || p.rsplit('/').next() == Some(w.as_str()) || p.ends_with(&format!("/{w}"))
+                    p == w
+                        || p.rsplit('/').next() == Some(w.as_str())
+                        || p.ends_with(&format!("/{w}"))
                 })
         })
     }

@@ -47,7 +47,11 @@ impl Permissions {
 
     /// What an investigation needs: read the run, its jobs and logs, and the repo config.
     pub fn investigate() -> Self {
-        Self::new(&[("actions", "read"), ("contents", "read"), ("metadata", "read")])
+        Self::new(&[
+            ("actions", "read"),
+            ("contents", "read"),
+            ("metadata", "read"),
+        ])
     }
 }
 

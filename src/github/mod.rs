@@ -31,7 +31,9 @@ pub enum GitHubError {
         status: StatusCode,
         message: String,
     },
-    #[error("GitHub {operation}: rate limited for {wait_secs} s, longer than Fixpoint waits; try again later")]
+    #[error(
+        "GitHub {operation}: rate limited for {wait_secs} s, longer than Fixpoint waits; try again later"
+    )]
     RateLimited { operation: String, wait_secs: u64 },
     #[error("GitHub {operation}: gave up after {attempts} attempts: {cause}")]
     Exhausted {
@@ -163,7 +165,10 @@ impl GitHubApp {
     }
 
     /// A cached installation token for `scope`, minted when missing or about to expire.
-    pub async fn installation_token(&self, scope: &TokenScope) -> Result<SecretString, GitHubError> {
+    pub async fn installation_token(
+        &self,
+        scope: &TokenScope,
+    ) -> Result<SecretString, GitHubError> {
         let mut cache = self.inner.tokens.lock().await;
         let now = chrono::Utc::now();
         if let Some(token) = cache.get(scope, now) {
@@ -176,7 +181,9 @@ impl GitHubApp {
         .expect("a token request serialises");
         let op = "create an installation token";
         let path = format!("/app/installations/{}/access_tokens", scope.installation);
-        let raw = self.send(op, Method::POST, &path, Some(body), Auth::Jwt).await?;
+        let raw = self
+            .send(op, Method::POST, &path, Some(body), Auth::Jwt)
+            .await?;
         let minted: TokenResponse = decode(op, &raw)?;
         tracing::debug!(installation = %scope.installation, repo = %scope.repo, expires_at = %minted.expires_at, "minted installation token");
         cache.put(
@@ -197,7 +204,13 @@ impl GitHubApp {
         }
         let op = "find the App's installation on the repository";
         let raw = self
-            .send(op, Method::GET, &format!("/repos/{repo}/installation"), None, Auth::Jwt)
+            .send(
+                op,
+                Method::GET,
+                &format!("/repos/{repo}/installation"),
+                None,
+                Auth::Jwt,
+            )
             .await?;
         Ok(InstallationId(decode::<Installation>(op, &raw)?.id))
     }
@@ -224,16 +237,19 @@ impl GitHubApp {
                 Auth::Jwt => Some(format!(
                     "Bearer {}",
                     self.app_jwt_at(chrono::Utc::now().timestamp())
-                        .map_err(|e| GitHubError::Decode { operation: op.into(), cause: e.to_string() })?
+                        .map_err(|e| GitHubError::Decode {
+                            operation: op.into(),
+                            cause: e.to_string()
+                        })?
                         .expose_secret()
                 )),
                 Auth::Installation(scope) => {
-                    let token = Box::pin(self.installation_token(scope)).await.map_err(|e| {
-                        GitHubError::Token {
+                    let token = Box::pin(self.installation_token(scope))
+                        .await
+                        .map_err(|e| GitHubError::Token {
                             installation: scope.installation.0,
                             source: Box::new(e),
-                        }
-                    })?;
+                        })?;
                     Some(format!("token {}", token.expose_secret()))
                 }
                 Auth::None => None,
@@ -248,7 +264,10 @@ impl GitHubApp {
                         Verdict::Reauthenticate => match &auth {
                             Auth::Installation(scope) if !reminted => {
                                 reminted = true;
-                                tracing::info!(operation = op, "token refused (401): minting a new one");
+                                tracing::info!(
+                                    operation = op,
+                                    "token refused (401): minting a new one"
+                                );
                                 self.forget_token(scope).await;
                                 continue;
                             }
@@ -261,9 +280,15 @@ impl GitHubApp {
                             continue;
                         }
                         Verdict::RateLimitedTooLong(wait) => {
-                            return Err(GitHubError::RateLimited { operation: op.into(), wait_secs: wait.as_secs() });
+                            return Err(GitHubError::RateLimited {
+                                operation: op.into(),
+                                wait_secs: wait.as_secs(),
+                            });
                         }
-                        Verdict::Fail if raw.status.is_server_error() || raw.status == StatusCode::TOO_MANY_REQUESTS => {
+                        Verdict::Fail
+                            if raw.status.is_server_error()
+                                || raw.status == StatusCode::TOO_MANY_REQUESTS =>
+                        {
                             return Err(GitHubError::Exhausted {
                                 operation: op.into(),
                                 attempts: retry + 1,
@@ -278,7 +303,11 @@ impl GitHubApp {
             };
             retry += 1;
             if retry > policy.max_retries {
-                return Err(GitHubError::Exhausted { operation: op.into(), attempts: retry, cause });
+                return Err(GitHubError::Exhausted {
+                    operation: op.into(),
+                    attempts: retry,
+                    cause,
+                });
             }
             tracing::warn!(operation = op, cause = %cause, retry, "GitHub call failed; retrying");
             tokio::time::sleep(policy.backoff(retry)).await;
@@ -297,9 +326,13 @@ impl GitHubApp {
             .uri(path)
             .header(header::ACCEPT, "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28")
-            .header(header::USER_AGENT, concat!("fixpoint/", env!("CARGO_PKG_VERSION")));
+            .header(
+                header::USER_AGENT,
+                concat!("fixpoint/", env!("CARGO_PKG_VERSION")),
+            );
         if let Some(auth) = authorization {
-            let mut value = header::HeaderValue::from_str(&auth).context("token is not a valid header")?;
+            let mut value =
+                header::HeaderValue::from_str(&auth).context("token is not a valid header")?;
             value.set_sensitive(true);
             builder = builder.header(header::AUTHORIZATION, value);
         }
@@ -307,11 +340,21 @@ impl GitHubApp {
         if has_body {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
-        let body = String::from_utf8(body.unwrap_or_default()).context("request body is not UTF-8")?;
+        let body =
+            String::from_utf8(body.unwrap_or_default()).context("request body is not UTF-8")?;
         let request = builder.body(body).context("cannot build the request")?;
-        let response = self.inner.http.execute(request).await.context("request failed")?;
+        let response = self
+            .inner
+            .http
+            .execute(request)
+            .await
+            .context("request failed")?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.context("cannot read the response")?.to_bytes();
+        let body = body
+            .collect()
+            .await
+            .context("cannot read the response")?
+            .to_bytes();
         Ok(Raw {
             status: parts.status,
             headers: parts.headers,
@@ -327,7 +370,12 @@ fn status_error(op: &str, raw: &Raw) -> GitHubError {
     }
     let message = serde_json::from_slice::<Message>(&raw.body)
         .map(|m| m.message)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&raw.body).chars().take(200).collect());
+        .unwrap_or_else(|_| {
+            String::from_utf8_lossy(&raw.body)
+                .chars()
+                .take(200)
+                .collect()
+        });
     GitHubError::Status {
         operation: op.into(),
         status: raw.status,
@@ -403,7 +451,11 @@ impl RepoClient {
     }
 
     /// Every job of one attempt of a run (paginated).
-    pub async fn list_run_jobs(&self, run: RunId, attempt: u64) -> Result<Vec<WorkflowJob>, GitHubError> {
+    pub async fn list_run_jobs(
+        &self,
+        run: RunId,
+        attempt: u64,
+    ) -> Result<Vec<WorkflowJob>, GitHubError> {
         let op = "list the run's jobs";
         let mut jobs = Vec::new();
         for page in 1..=20 {
@@ -422,7 +474,11 @@ impl RepoClient {
     }
 
     /// A file's text at a commit; `None` when the file does not exist there.
-    pub async fn read_file(&self, path: &str, git_ref: &str) -> Result<Option<String>, GitHubError> {
+    pub async fn read_file(
+        &self,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<String>, GitHubError> {
         let op = "read a file";
         let url = format!("/repos/{}/contents/{path}?ref={git_ref}", self.scope.repo);
         let raw = match self.get(op, &url).await {
@@ -440,10 +496,16 @@ impl RepoClient {
         let compact: String = file.content.split_whitespace().collect();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(compact)
-            .map_err(|e| GitHubError::Decode { operation: op.into(), cause: e.to_string() })?;
+            .map_err(|e| GitHubError::Decode {
+                operation: op.into(),
+                cause: e.to_string(),
+            })?;
         String::from_utf8(bytes)
             .map(Some)
-            .map_err(|_| GitHubError::Decode { operation: op.into(), cause: format!("{path} is not UTF-8 text") })
+            .map_err(|_| GitHubError::Decode {
+                operation: op.into(),
+                cause: format!("{path} is not UTF-8 text"),
+            })
     }
 }
 
@@ -460,7 +522,10 @@ pub struct ManifestConversion {
 
 /// Exchanges the code GitHub hands the setup redirect for the new App's credentials.
 /// The endpoint takes no authentication: the short-lived code is the credential.
-pub async fn convert_manifest(api_url: &str, code: &str) -> Result<ManifestConversion, GitHubError> {
+pub async fn convert_manifest(
+    api_url: &str,
+    code: &str,
+) -> Result<ManifestConversion, GitHubError> {
     let op = "convert the App manifest";
     let http = http_client(api_url, &RetryPolicy::default()).map_err(|e| GitHubError::Decode {
         operation: op.into(),
@@ -477,7 +542,13 @@ pub async fn convert_manifest(api_url: &str, code: &str) -> Result<ManifestConve
         }),
     };
     let raw = app
-        .send(op, Method::POST, &format!("/app-manifests/{code}/conversions"), Some(b"{}".to_vec()), Auth::None)
+        .send(
+            op,
+            Method::POST,
+            &format!("/app-manifests/{code}/conversions"),
+            Some(b"{}".to_vec()),
+            Auth::None,
+        )
         .await?;
     decode(op, &raw)
 }

@@ -87,9 +87,13 @@ impl RetryPolicy {
                         .to_ascii_lowercase()
                         .contains("rate limit")));
         if rate_limited {
-            let wait = if let Some(secs) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+            let wait = if let Some(secs) =
+                header("retry-after").and_then(|v| v.trim().parse::<u64>().ok())
+            {
                 Duration::from_secs(secs)
-            } else if let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok()) {
+            } else if let Some(reset) =
+                header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok())
+            {
                 Duration::from_secs((reset - now_epoch).max(1) as u64)
             } else {
                 self.min_rate_limit_wait
@@ -124,11 +128,20 @@ mod tests {
     #[test]
     fn secondary_limits_wait_as_github_says_or_a_minute() {
         let p = RetryPolicy::default();
-        let v = p.classify(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "7")]), b"", 1, 0);
+        let v = p.classify(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "7")]),
+            b"",
+            1,
+            0,
+        );
         assert_eq!(v, Verdict::RetryAfter(Duration::from_secs(7)));
         let v = p.classify(
             StatusCode::FORBIDDEN,
-            &headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1000")]),
+            &headers(&[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1000"),
+            ]),
             b"",
             1,
             970,
@@ -147,9 +160,21 @@ mod tests {
     #[test]
     fn a_plain_403_is_final_and_a_long_limit_is_not_slept_through() {
         let p = RetryPolicy::default();
-        let v = p.classify(StatusCode::FORBIDDEN, &HeaderMap::new(), br#"{"message":"Resource not accessible by integration"}"#, 1, 0);
+        let v = p.classify(
+            StatusCode::FORBIDDEN,
+            &HeaderMap::new(),
+            br#"{"message":"Resource not accessible by integration"}"#,
+            1,
+            0,
+        );
         assert_eq!(v, Verdict::Fail);
-        let v = p.classify(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "3600")]), b"", 1, 0);
+        let v = p.classify(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "3600")]),
+            b"",
+            1,
+            0,
+        );
         assert_eq!(v, Verdict::RateLimitedTooLong(Duration::from_secs(3600)));
     }
 
@@ -160,7 +185,13 @@ mod tests {
         let third = p.backoff(3);
         assert!(first >= Duration::from_millis(500) && first < Duration::from_millis(600));
         assert!(third >= Duration::from_secs(2) && third < Duration::from_millis(2100));
-        assert_eq!(p.classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", 5, 0), Verdict::Fail);
-        assert_eq!(p.classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b"", 1, 0), Verdict::Reauthenticate);
+        assert_eq!(
+            p.classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"", 5, 0),
+            Verdict::Fail
+        );
+        assert_eq!(
+            p.classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b"", 1, 0),
+            Verdict::Reauthenticate
+        );
     }
 }

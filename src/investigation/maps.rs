@@ -13,20 +13,32 @@ use crate::topology::{self, Format};
 const MAX_MAPS: usize = 32;
 
 /// Repository path → text of every map reachable from `root` (breadth first).
-pub async fn fetch(client: &RepoClient, root: &str, git_ref: &str) -> anyhow::Result<BTreeMap<String, String>> {
+pub async fn fetch(
+    client: &RepoClient,
+    root: &str,
+    git_ref: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut maps = BTreeMap::new();
-    let mut queue = vec![normalize(Path::new(root)).with_context(|| format!("topology path `{root}`"))?];
+    let mut queue =
+        vec![normalize(Path::new(root)).with_context(|| format!("topology path `{root}`"))?];
     while let Some(path) = queue.pop() {
         let key = path.to_string_lossy().into_owned();
         if maps.contains_key(&key) {
             continue;
         }
-        anyhow::ensure!(maps.len() < MAX_MAPS, "more than {MAX_MAPS} linked topology maps");
+        anyhow::ensure!(
+            maps.len() < MAX_MAPS,
+            "more than {MAX_MAPS} linked topology maps"
+        );
         let text = client
             .read_file(&key, git_ref)
             .await?
             .with_context(|| format!("{key} does not exist at {git_ref}"))?;
-        let format = if key.ends_with(".json") { Format::Json } else { Format::Yaml };
+        let format = if key.ends_with(".json") {
+            Format::Json
+        } else {
+            Format::Yaml
+        };
         // Links are followed from the parsed map; a map that does not parse is still kept,
         // so `TopologyGraph::load` reports the problem with its file and line.
         if let Ok(map) = topology::parse_str(&text, format, Path::new(&key)) {
@@ -45,7 +57,11 @@ pub async fn fetch(client: &RepoClient, root: &str, git_ref: &str) -> anyhow::Re
 }
 
 /// Writes the maps under `dir` and returns the root map's path there.
-pub fn materialize(dir: &Path, maps: &BTreeMap<String, String>, root: &str) -> anyhow::Result<PathBuf> {
+pub fn materialize(
+    dir: &Path,
+    maps: &BTreeMap<String, String>,
+    root: &str,
+) -> anyhow::Result<PathBuf> {
     for (path, text) in maps {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
@@ -80,8 +96,14 @@ mod tests {
 
     #[test]
     fn links_stay_inside_the_repository() {
-        assert_eq!(normalize(Path::new("topology/../topology/a.yaml")), Some(PathBuf::from("topology/a.yaml")));
+        assert_eq!(
+            normalize(Path::new("topology/../topology/a.yaml")),
+            Some(PathBuf::from("topology/a.yaml"))
+        );
         assert_eq!(normalize(Path::new("../../etc/passwd")), None);
-        assert_eq!(normalize(Path::new("/topology/a.yaml")), Some(PathBuf::from("topology/a.yaml")));
+        assert_eq!(
+            normalize(Path::new("/topology/a.yaml")),
+            Some(PathBuf::from("topology/a.yaml"))
+        );
     }
 }

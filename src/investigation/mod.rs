@@ -41,9 +41,15 @@ pub async fn run(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
 
 async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     let store = &ctx.store;
-    let id = ctx.step("open_investigation", || store.open_investigation(&run)).await?;
+    let id = ctx
+        .step("open_investigation", || store.open_investigation(&run))
+        .await?;
     let repo = RepoName::parse(&run.repo).map_err(anyhow::Error::msg)?;
-    let client = ctx.github.repo(InstallationId(run.installation_id), repo, Permissions::investigate());
+    let client = ctx.github.repo(
+        InstallationId(run.installation_id),
+        repo,
+        Permissions::investigate(),
+    );
 
     let config = ctx
         .step("read_repo_config", || async {
@@ -83,7 +89,11 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
         return not_started(ctx, id, &why).await;
     }
     if !config.covers_branch(&run.branch, run.default_branch.as_deref()) {
-        let why = format!("branch `{}` is not covered by {} `branches`", run.branch, repo::PATH);
+        let why = format!(
+            "branch `{}` is not covered by {} `branches`",
+            run.branch,
+            repo::PATH
+        );
         return not_started(ctx, id, &why).await;
     }
     let service = std::path::Path::new(&config.topology)
@@ -103,7 +113,9 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
                     failed_steps: j
                         .steps
                         .iter()
-                        .filter(|s| matches!(s.conclusion.as_deref(), Some("failure" | "timed_out")))
+                        .filter(|s| {
+                            matches!(s.conclusion.as_deref(), Some("failure" | "timed_out"))
+                        })
                         .map(|s| s.name.clone())
                         .collect(),
                     name: j.name,
@@ -122,7 +134,15 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
         .filter(|j| matches!(j.conclusion.as_deref(), Some("failure" | "timed_out")))
         .map(|j| j.name.as_str())
         .collect();
-    let summary = format!("{} job(s), failed: {}", jobs.len(), if failed.is_empty() { "none reported".into() } else { failed.join(", ") });
+    let summary = format!(
+        "{} job(s), failed: {}",
+        jobs.len(),
+        if failed.is_empty() {
+            "none reported".into()
+        } else {
+            failed.join(", ")
+        }
+    );
     tracing::info!(investigation = id, %summary, "failed run collected");
     store
         .set_investigation_status(id, "collected", Some(&summary), service.as_deref())
@@ -150,8 +170,16 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     let graph = match TopologyGraph::load(&root, DEFAULT_DEPTH, &ctx.production_names) {
         Ok(graph) => graph,
         Err(e) => {
-            let problem = e.problem().to_string().replace(&format!("{}/", dir.path().display()), "");
-            return not_started(ctx, id, &format!("the topology map is not usable: {problem}")).await;
+            let problem = e
+                .problem()
+                .to_string()
+                .replace(&format!("{}/", dir.path().display()), "");
+            return not_started(
+                ctx,
+                id,
+                &format!("the topology map is not usable: {problem}"),
+            )
+            .await;
         }
     };
     let report = ctx
@@ -168,10 +196,21 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
             Ok(sweep::sweep(&graph, Arc::new(skills), &SweepOptions::default()).await)
         })
         .await?;
-    store.set_investigation_document(id, Document::Sweep, &report).await?;
-    let unhealthy = report.findings.iter().filter(|f| f.status != Status::Healthy).count();
-    let summary = format!("{summary}; swept {} node check(s), {unhealthy} not healthy", report.findings.len());
-    store.set_investigation_status(id, "swept", Some(&summary), Some(&report.service)).await
+    store
+        .set_investigation_document(id, Document::Sweep, &report)
+        .await?;
+    let unhealthy = report
+        .findings
+        .iter()
+        .filter(|f| f.status != Status::Healthy)
+        .count();
+    let summary = format!(
+        "{summary}; swept {} node check(s), {unhealthy} not healthy",
+        report.findings.len()
+    );
+    store
+        .set_investigation_status(id, "swept", Some(&summary), Some(&report.service))
+        .await
 }
 
 /// The topology maps as fetched, stored in the job's journal.
@@ -201,16 +240,26 @@ async fn give_up_if_permanent(ctx: &JobContext, id: i64, e: anyhow::Error) -> an
         .find_map(|c| c.downcast_ref::<Permanent>())
         .map(|p| p.to_string());
     if let Some(p) = permanent {
-        let why = format!("GitHub refused: {p}. Check that the App is installed on the repository with actions and contents read");
-        ctx.store.set_investigation_status(id, "failed", Some(&why), None).await?;
+        let why = format!(
+            "GitHub refused: {p}. Check that the App is installed on the repository with actions and contents read"
+        );
+        ctx.store
+            .set_investigation_status(id, "failed", Some(&why), None)
+            .await?;
         return Ok(());
     }
     Err(e)
 }
 
 async fn not_started(ctx: &JobContext, id: i64, why: &str) -> anyhow::Result<()> {
-    tracing::info!(investigation = id, reason = why, "investigation not started");
-    ctx.store.set_investigation_status(id, "not_started", Some(why), None).await
+    tracing::info!(
+        investigation = id,
+        reason = why,
+        "investigation not started"
+    );
+    ctx.store
+        .set_investigation_status(id, "not_started", Some(why), None)
+        .await
 }
 
 fn short(sha: &str) -> &str {

@@ -260,7 +260,9 @@ fn issue_comment(e: IssueCommentEvent, app_id: AppId) -> Result<WebhookEvent, St
     let is_bot = |u: &User| u.kind.as_deref() == Some("Bot") || u.login.ends_with("[bot]");
     if is_bot(&e.sender)
         || is_bot(&e.comment.user)
-        || e.comment.performed_via_github_app.is_some_and(|a| a.id == app_id.0)
+        || e.comment
+            .performed_via_github_app
+            .is_some_and(|a| a.id == app_id.0)
     {
         return Ok(WebhookEvent::Ignored {
             reason: "comment by a bot or by Fixpoint itself",
@@ -298,7 +300,11 @@ fn installation_repositories(
             added: repos(&e.repositories_added)?,
             removed: repos(&e.repositories_removed)?,
         },
-        action: if action == "added" { "added" } else { "removed" },
+        action: if action == "added" {
+            "added"
+        } else {
+            "removed"
+        },
     }))
 }
 

@@ -25,7 +25,11 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn webhook(&self, event: &str, outcome: &'static str) {
-        let event = EVENTS.iter().find(|e| **e == event).copied().unwrap_or("other");
+        let event = EVENTS
+            .iter()
+            .find(|e| **e == event)
+            .copied()
+            .unwrap_or("other");
         let mut map = self.webhooks.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry((event, outcome)).or_default() += 1;
     }

@@ -127,8 +127,14 @@ struct Callback {
 }
 
 async fn callback(State(s): State<SetupState>, Query(q): Query<Callback>) -> Response {
-    let Some(code) = q.code.filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()) && !c.is_empty()) else {
-        return error_page(StatusCode::BAD_REQUEST, "GitHub did not send a registration code: start again from this server's / page.");
+    let Some(code) = q
+        .code
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()) && !c.is_empty())
+    else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "GitHub did not send a registration code: start again from this server's / page.",
+        );
     };
     let known = q.state.as_ref().is_some_and(|st| {
         s.states
@@ -137,25 +143,43 @@ async fn callback(State(s): State<SetupState>, Query(q): Query<Callback>) -> Res
             .remove(st)
     });
     if !known {
-        return error_page(StatusCode::BAD_REQUEST, "This registration was not started here (unknown state): start again from this server's / page.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This registration was not started here (unknown state): start again from this server's / page.",
+        );
     }
     let conversion = match crate::github::convert_manifest(&s.config.github_api_url, &code).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "manifest conversion failed");
-            return error_page(StatusCode::BAD_GATEWAY, &format!("GitHub refused the registration code ({e}). Codes expire after an hour: start again from /."));
+            return error_page(
+                StatusCode::BAD_GATEWAY,
+                &format!(
+                    "GitHub refused the registration code ({e}). Codes expire after an hour: start again from /."
+                ),
+            );
         }
     };
     if let Err(e) = write_env_file(&s.config.env_file, &conversion) {
         tracing::error!(error = format!("{e:#}"), "cannot write .env");
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("Registered, but cannot write {}: {e}. Set APP_ID={} and the key and secret from the App's settings page by hand.", s.config.env_file.display(), conversion.id));
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!(
+                "Registered, but cannot write {}: {e}. Set APP_ID={} and the key and secret from the App's settings page by hand.",
+                s.config.env_file.display(),
+                conversion.id
+            ),
+        );
     }
     let creds = AppCredentials {
         app_id: AppId(conversion.id),
         private_key: conversion.pem.clone(),
         webhook_secrets: vec![conversion.webhook_secret.clone()],
     };
-    let install = format!("{}/installations/new", conversion.html_url.trim_end_matches('/'));
+    let install = format!(
+        "{}/installations/new",
+        conversion.html_url.trim_end_matches('/')
+    );
     let page = format!(
         r#"{HEAD}<h1>Fixpoint is registered</h1>
 <p>GitHub App <strong>{name}</strong> (ID {id}) was created. Its ID, private key and webhook
@@ -177,19 +201,35 @@ then add <code>.github/fixpoint.yml</code> to each (see docs/fixpoint.example.ym
 /// Replaces any earlier App credentials in `.env`, keeping the other lines, and makes
 /// the file readable by its owner only.
 pub fn write_env_file(path: &Path, c: &ManifestConversion) -> anyhow::Result<()> {
-    const OURS: &[&str] = &["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET"];
+    const OURS: &[&str] = &[
+        "APP_ID",
+        "PRIVATE_KEY",
+        "PRIVATE_KEY_PATH",
+        "WEBHOOK_SECRET",
+    ];
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let mut out: String = existing
         .lines()
         .filter(|line| {
-            let key = line.trim_start().trim_start_matches("export ").split('=').next().unwrap_or("");
+            let key = line
+                .trim_start()
+                .trim_start_matches("export ")
+                .split('=')
+                .next()
+                .unwrap_or("");
             !OURS.contains(&key.trim())
         })
         .map(|l| format!("{l}\n"))
         .collect();
     out.push_str(&format!("APP_ID={}\n", c.id));
-    out.push_str(&format!("PRIVATE_KEY=\"{}\"\n", quote(c.pem.expose_secret())));
-    out.push_str(&format!("WEBHOOK_SECRET=\"{}\"\n", quote(c.webhook_secret.expose_secret())));
+    out.push_str(&format!(
+        "PRIVATE_KEY=\"{}\"\n",
+        quote(c.pem.expose_secret())
+    ));
+    out.push_str(&format!(
+        "WEBHOOK_SECRET=\"{}\"\n",
+        quote(c.webhook_secret.expose_secret())
+    ));
     let tmp: PathBuf = path.with_extension("tmp");
     {
         let mut f = open_private(&tmp)?;
@@ -225,7 +265,14 @@ fn quote(v: &str) -> String {
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
-    (status, Html(format!("{HEAD}<h1>Fixpoint setup</h1><p>{}</p>{FOOT}", escape(message)))).into_response()
+    (
+        status,
+        Html(format!(
+            "{HEAD}<h1>Fixpoint setup</h1><p>{}</p>{FOOT}",
+            escape(message)
+        )),
+    )
+        .into_response()
 }
 
 pub fn escape(s: &str) -> String {

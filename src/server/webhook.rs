@@ -70,10 +70,18 @@ impl FromRequest<AppState> for VerifiedWebhook {
         let event = header_str(headers, "x-github-event").map(str::to_string);
         let ev = event.as_deref();
         let Some(delivery) = header_str(headers, "x-github-delivery").map(str::to_string) else {
-            return Err(reject(StatusCode::BAD_REQUEST, ev, "missing X-GitHub-Delivery header"));
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                ev,
+                "missing X-GitHub-Delivery header",
+            ));
         };
         let Some(event) = event.clone() else {
-            return Err(reject(StatusCode::BAD_REQUEST, ev, "missing X-GitHub-Event header"));
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                ev,
+                "missing X-GitHub-Event header",
+            ));
         };
         let signature = match header_str(headers, "x-hub-signature-256") {
             Some(s) => s.to_string(),
@@ -111,7 +119,11 @@ impl FromRequest<AppState> for VerifiedWebhook {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(ev)),
             Err(e) => {
-                return Err(reject(StatusCode::BAD_REQUEST, ev, format!("cannot read the body: {e}")));
+                return Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    ev,
+                    format!("cannot read the body: {e}"),
+                ));
             }
         };
         verify_signature(&state.webhook_secrets, &body, &signature)
@@ -203,7 +215,11 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
         action: Some(action),
         repo: repo.as_deref(),
     };
-    match state.store.ingest(&delivery, &effect, state.max_attempts).await {
+    match state
+        .store
+        .ingest(&delivery, &effect, state.max_attempts)
+        .await
+    {
         Ok(Ingested::Accepted { job_id }) => {
             state.metrics.webhook(&hook.event, "accepted");
             if job_id.is_some() {
@@ -222,7 +238,11 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
         Err(e) => {
             // Not stored: a 5xx makes GitHub count the delivery as failed so it can be redelivered.
             tracing::error!(error = format!("{e:#}"), "cannot store webhook");
-            (StatusCode::SERVICE_UNAVAILABLE, "cannot store the delivery; redeliver it").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store the delivery; redeliver it",
+            )
+                .into_response()
         }
     }
 }
@@ -233,7 +253,10 @@ fn effect_of(action: Action) -> (Effect, Option<String>, &'static str) {
             let repo = run.repo.clone();
             let job = NewJob {
                 kind: JobKind::WorkflowRun,
-                dedupe_key: format!("workflow_run:{}:{}:{}", run.repo, run.run_id, run.run_attempt),
+                dedupe_key: format!(
+                    "workflow_run:{}:{}:{}",
+                    run.repo, run.run_id, run.run_attempt
+                ),
                 payload: serde_json::to_value(&run).unwrap_or_default(),
             };
             (Effect::Job(job), Some(repo), "completed")

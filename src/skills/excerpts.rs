@@ -26,8 +26,13 @@ pub fn signature(line: &str) -> String {
     let mut chars = line.trim().chars().peekable();
     let mut last_was_placeholder = false;
     while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || (c.is_ascii_hexdigit() && chars.peek().is_some_and(|n| n.is_ascii_digit())) {
-            while chars.peek().is_some_and(|n| n.is_ascii_alphanumeric() || matches!(n, '-' | ':' | '.' | '_')) {
+        if c.is_ascii_digit()
+            || (c.is_ascii_hexdigit() && chars.peek().is_some_and(|n| n.is_ascii_digit()))
+        {
+            while chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphanumeric() || matches!(n, '-' | ':' | '.' | '_'))
+            {
                 chars.next();
             }
             if !last_was_placeholder {
@@ -61,15 +66,21 @@ mod tests {
 
     #[test]
     fn repeats_of_one_error_share_a_signature() {
-        let a = signature("2026-11-24T08:00:01Z ERROR pool timed out after 30000ms (conn 17) user \"bob\"");
-        let b = signature("2026-11-24T08:05:09Z ERROR pool timed out after 5000ms (conn 3) user \"alice\"");
+        let a = signature(
+            "2026-11-24T08:00:01Z ERROR pool timed out after 30000ms (conn 17) user \"bob\"",
+        );
+        let b = signature(
+            "2026-11-24T08:05:09Z ERROR pool timed out after 5000ms (conn 3) user \"alice\"",
+        );
         assert_eq!(a, b);
         assert_ne!(a, signature("ERROR connection refused"));
     }
 
     #[test]
     fn error_lines_are_recognised() {
-        assert!(is_error_line("##[error]Process completed with exit code 1."));
+        assert!(is_error_line(
+            "##[error]Process completed with exit code 1."
+        ));
         assert!(is_error_line("thread 'main' panicked at src/main.rs:3:5"));
         assert!(!is_error_line("INFO listening on 0.0.0.0:8080"));
     }

@@ -135,7 +135,11 @@ pub struct SkillContext {
 }
 
 impl SkillContext {
-    pub fn new(since: DateTime<Utc>, run: Option<RunContext>, vars: Arc<dyn Vars + Send + Sync>) -> Self {
+    pub fn new(
+        since: DateTime<Utc>,
+        run: Option<RunContext>,
+        vars: Arc<dyn Vars + Send + Sync>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             // Health checks report redirects instead of following them silently.
             .redirect(reqwest::redirect::Policy::none())
@@ -173,7 +177,9 @@ impl SkillContext {
         match endpoint {
             Endpoint::Url(url) => Ok(url.clone()),
             Endpoint::Env(var) => self.vars.get(var).ok_or_else(|| {
-                anyhow::anyhow!("environment variable {var} is not set: set it to the connection URL")
+                anyhow::anyhow!(
+                    "environment variable {var} is not set: set it to the connection URL"
+                )
             }),
         }
     }

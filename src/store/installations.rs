@@ -67,11 +67,13 @@ pub(crate) async fn apply(
             .await?;
     }
     for repo in added {
-        sqlx::query("INSERT OR IGNORE INTO installation_repos (installation_id, repo) VALUES (?, ?)")
-            .bind(id.0 as i64)
-            .bind(repo.to_string())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO installation_repos (installation_id, repo) VALUES (?, ?)",
+        )
+        .bind(id.0 as i64)
+        .bind(repo.to_string())
+        .execute(&mut *conn)
+        .await?;
     }
     for repo in removed {
         sqlx::query("DELETE FROM installation_repos WHERE installation_id = ? AND repo = ?")

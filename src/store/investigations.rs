@@ -111,7 +111,9 @@ impl Store {
     ) -> anyhow::Result<()> {
         let sql = match column {
             Document::Sweep => "UPDATE investigations SET sweep = ?, updated_at = ? WHERE id = ?",
-            Document::Diagnosis => "UPDATE investigations SET diagnosis = ?, updated_at = ? WHERE id = ?",
+            Document::Diagnosis => {
+                "UPDATE investigations SET diagnosis = ?, updated_at = ? WHERE id = ?"
+            }
         };
         sqlx::query(sql)
             .bind(serde_json::to_string(value)?)
@@ -131,7 +133,10 @@ impl Store {
             Document::Sweep => "SELECT sweep FROM investigations WHERE id = ?",
             Document::Diagnosis => "SELECT diagnosis FROM investigations WHERE id = ?",
         };
-        let text: Option<String> = sqlx::query_scalar(sql).bind(id).fetch_one(&self.pool).await?;
+        let text: Option<String> = sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
 

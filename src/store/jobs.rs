@@ -159,7 +159,8 @@ impl Store {
                 id,
                 kind: JobKind::parse(&kind_name),
                 kind_name,
-                payload: serde_json::from_str(&payload).context("stored job payload is not JSON")?,
+                payload: serde_json::from_str(&payload)
+                    .context("stored job payload is not JSON")?,
                 attempts: attempts + 1,
                 owner: owner.to_string(),
             }));

@@ -78,13 +78,12 @@ impl TestApp {
     pub async fn start_with(github: FakeGitHub) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config_for(&github, dir.path());
-        let store = Store::connect(&config.database_url).await.expect("store opens");
-        let client = GitHubApp::with_policy(
-            config.app.as_ref().unwrap(),
-            github.url(),
-            fast_policy(),
-        )
-        .expect("GitHub client");
+        let store = Store::connect(&config.database_url)
+            .await
+            .expect("store opens");
+        let client =
+            GitHubApp::with_policy(config.app.as_ref().unwrap(), github.url(), fast_policy())
+                .expect("GitHub client");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, rx) = watch::channel(false);

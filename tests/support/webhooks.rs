@@ -74,11 +74,20 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
         .expect("node runs (install Node.js and run ./scripts/test)");
     child.stdin.take().unwrap().write_all(body).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "sign.mjs failed: run ./scripts/test to install @octokit/webhooks-methods");
+    assert!(
+        out.status.success(),
+        "sign.mjs failed: run ./scripts/test to install @octokit/webhooks-methods"
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
-pub async fn post(url: &str, event: &str, delivery: &str, body: &[u8], signature: &str) -> reqwest::Response {
+pub async fn post(
+    url: &str,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+    signature: &str,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{url}/webhooks"))
         .header("content-type", "application/json")

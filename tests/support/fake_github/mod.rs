@@ -234,7 +234,13 @@ impl FakeGitHub {
     }
 
     /// The next `times` matching requests wait `delay` before they are answered.
-    pub fn stall_next(&self, method: &str, path_prefix: &str, times: usize, delay: std::time::Duration) {
+    pub fn stall_next(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        times: usize,
+        delay: std::time::Duration,
+    ) {
         lock(&self.shared).stalls.push(Stall {
             method: method.to_string(),
             path_prefix: path_prefix.to_string(),

@@ -52,11 +52,14 @@ pub(super) struct Stall {
     pub delay: std::time::Duration,
 }
 
+/// Rewrites a JSON body in place.
+pub(super) type Rewrite = Box<dyn FnOnce(&mut Value) + Send>;
+
 /// A deliberate drift: rewrites the next matching JSON body before it is validated.
 pub(super) struct Corruption {
     pub method: String,
     pub path_prefix: String,
-    pub rewrite: Box<dyn FnOnce(&mut Value) + Send>,
+    pub rewrite: Rewrite,
 }
 
 /// A refusal, as GitHub would answer it.
@@ -327,11 +330,7 @@ impl State {
         Some(answer)
     }
 
-    pub fn take_corruption(
-        &mut self,
-        method: &str,
-        path: &str,
-    ) -> Option<Box<dyn FnOnce(&mut Value) + Send>> {
+    pub fn take_corruption(&mut self, method: &str, path: &str) -> Option<Rewrite> {
         let index = self.corruptions.iter().position(|c| {
             c.method.eq_ignore_ascii_case(method) && path.starts_with(&c.path_prefix)
         })?;
