@@ -172,7 +172,10 @@ fn each_misconfiguration_names_the_variable_and_the_fix_without_echoing_secrets(
         },
         Case {
             incident: "DATABASE_URL points at Postgres, with its password",
-            set: vec![("DATABASE_URL", "postgres://fixpoint:hunter2@db.internal:5432/fixpoint".into())],
+            set: vec![(
+                "DATABASE_URL",
+                "postgres://fixpoint:hunter2@db.internal:5432/fixpoint".into(),
+            )],
             unset: &[],
             var: "DATABASE_URL",
             fix: "sqlite://",
@@ -180,7 +183,10 @@ fn each_misconfiguration_names_the_variable_and_the_fix_without_echoing_secrets(
         },
         Case {
             incident: "PUBLIC_URL carries basic-auth credentials",
-            set: vec![("PUBLIC_URL", "https://admin:hunter2@fixpoint.example.com".into())],
+            set: vec![(
+                "PUBLIC_URL",
+                "https://admin:hunter2@fixpoint.example.com".into(),
+            )],
             unset: &[],
             var: "PUBLIC_URL",
             fix: "user:password@",
@@ -221,21 +227,35 @@ fn each_misconfiguration_names_the_variable_and_the_fix_without_echoing_secrets(
         };
         let message = err.to_string();
         if err.var != case.var || !message.starts_with(&format!("{}: ", case.var)) {
-            failures.push(format!("{}: blames {} (`{message}`), expected {}", case.incident, err.var, case.var));
+            failures.push(format!(
+                "{}: blames {} (`{message}`), expected {}",
+                case.incident, err.var, case.var
+            ));
         }
         if !message.contains(case.fix) {
-            failures.push(format!("{}: `{message}` does not say `{}`", case.incident, case.fix));
+            failures.push(format!(
+                "{}: `{message}` does not say `{}`",
+                case.incident, case.fix
+            ));
         }
         if err.fix.trim().is_empty() {
             failures.push(format!("{}: no fix given", case.incident));
         }
         for secret in &case.secret {
             if message.contains(secret.as_str()) {
-                failures.push(format!("{}: the message echoes `{secret}`", case.incident));
+                failures.push(format!(
+                    "{}: the message echoes `{}…`",
+                    case.incident,
+                    &secret[..secret.len().min(12)]
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "start-up errors that fail the operator:\n  {}", failures.join("\n  "));
+    assert!(
+        failures.is_empty(),
+        "start-up errors that fail the operator:\n  {}",
+        failures.join("\n  ")
+    );
 }
 
 #[test]
@@ -260,23 +280,37 @@ fn a_key_read_from_private_key_path_loads() {
     let mut vars = registered();
     vars.remove("PRIVATE_KEY");
     vars.insert("PRIVATE_KEY_PATH".into(), path.display().to_string());
-    let app = load(&vars).unwrap_or_else(|e| panic!("key file refused: {e}")).app.unwrap();
+    let app = load(&vars)
+        .unwrap_or_else(|e| panic!("key file refused: {e}"))
+        .app
+        .unwrap();
     assert_eq!(app.private_key.expose_secret(), private_pem());
 }
 
 #[test]
 fn comma_separated_webhook_secrets_load_as_several_for_rotation() {
     let mut vars = registered();
-    vars.insert("WEBHOOK_SECRET".into(), "new-secret-2026 , old-secret-2025,".into());
-    let app = load(&vars).unwrap_or_else(|e| panic!("two secrets refused: {e}")).app.unwrap();
-    let secrets: Vec<&str> = app.webhook_secrets.iter().map(|s| s.expose_secret()).collect();
+    vars.insert(
+        "WEBHOOK_SECRET".into(),
+        "new-secret-2026 , old-secret-2025,".into(),
+    );
+    let app = load(&vars)
+        .unwrap_or_else(|e| panic!("two secrets refused: {e}"))
+        .app
+        .unwrap();
+    let secrets: Vec<&str> = app
+        .webhook_secrets
+        .iter()
+        .map(|s| s.expose_secret())
+        .collect();
     assert_eq!(secrets, ["new-secret-2026", "old-secret-2025"]);
 }
 
 #[test]
 fn without_app_id_the_server_starts_in_setup_mode_with_defaults() {
     let vars = HashMap::new();
-    let config = load(&vars).unwrap_or_else(|e| panic!("an empty environment is setup mode, got {e}"));
+    let config =
+        load(&vars).unwrap_or_else(|e| panic!("an empty environment is setup mode, got {e}"));
     assert!(config.app.is_none());
     assert_eq!(config.port, 3000);
     assert_eq!(config.database_url, "sqlite://fixpoint.sqlite");
@@ -291,7 +325,10 @@ fn serve_expecting_exit(dir: &Path, vars: &[(&str, &str)]) -> (Option<i32>, Stri
         .arg("serve")
         .env_clear()
         .env("FIXPOINT_ENV_FILE", dir.join(".env"))
-        .env("DATABASE_URL", format!("sqlite://{}", dir.join("fixpoint.sqlite").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("fixpoint.sqlite").display()),
+        )
         .env("PORT", "0")
         .envs(vars.iter().copied())
         .current_dir(dir)
@@ -313,7 +350,12 @@ fn serve_expecting_exit(dir: &Path, vars: &[(&str, &str)]) -> (Option<i32>, Stri
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     (status.code(), stderr)
 }
 
@@ -322,27 +364,81 @@ fn the_binary_refuses_a_non_numeric_app_id_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stderr) = serve_expecting_exit(
         dir.path(),
-        &[("APP_ID", "abc"), ("PRIVATE_KEY", private_pem()), ("WEBHOOK_SECRET", "s")],
+        &[
+            ("APP_ID", "abc"),
+            ("PRIVATE_KEY", private_pem()),
+            ("WEBHOOK_SECRET", "s"),
+        ],
     );
     assert_eq!(code, Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("error: APP_ID: "), "stderr does not name APP_ID: {stderr}");
-    assert!(stderr.contains("numeric App ID"), "stderr gives no fix: {stderr}");
-    assert!(!dir.path().join("fixpoint.sqlite").exists(), "a refused start-up must not create the database");
+    assert!(
+        stderr.contains("error: APP_ID: "),
+        "stderr does not name APP_ID: {stderr}"
+    );
+    assert!(
+        stderr.contains("numeric App ID"),
+        "stderr gives no fix: {stderr}"
+    );
+    assert!(
+        !dir.path().join("fixpoint.sqlite").exists(),
+        "a refused start-up must not create the database"
+    );
 }
 
 #[test]
-fn an_unquoted_multi_line_key_in_env_file_is_refused_without_printing_the_key() {
-    // The most common hand edit: the .pem pasted after `PRIVATE_KEY=` without quotes.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join(".env"),
-        format!("APP_ID=1234567\nWEBHOOK_SECRET=s\nPRIVATE_KEY={}", private_pem()),
-    )
-    .unwrap();
-    let (code, stderr) = serve_expecting_exit(dir.path(), &[]);
-    assert_eq!(code, Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("error: FIXPOINT_ENV_FILE: "), "stderr does not name the env file: {stderr}");
-    for line in private_pem().lines().filter(|l| !l.starts_with("-----")) {
-        assert!(!stderr.contains(line), "stderr prints the private key: {stderr}");
+fn a_malformed_env_file_is_refused_by_line_number_without_printing_its_secrets() {
+    let cases = [
+        (
+            "a webhook secret with spaces, unquoted",
+            "APP_ID=1234567\nWEBHOOK_SECRET=correct horse battery staple\n".to_string(),
+            2,
+            vec![
+                "correct horse battery staple".to_string(),
+                "battery".to_string(),
+            ],
+        ),
+        (
+            // The most common hand edit: the .pem pasted after `PRIVATE_KEY=` without quotes.
+            "a multi-line key pasted without quotes",
+            format!(
+                "APP_ID=1234567\nWEBHOOK_SECRET=s\nPRIVATE_KEY={}",
+                private_pem()
+            ),
+            3,
+            private_pem()
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .map(str::to_string)
+                .collect(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (incident, text, line, secrets) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), text).unwrap();
+        let (code, stderr) = serve_expecting_exit(dir.path(), &[]);
+        if code != Some(2) {
+            failures.push(format!(
+                "{incident}: exit code {code:?}, expected 2: {stderr}"
+            ));
+        }
+        if !stderr.contains("error: FIXPOINT_ENV_FILE: ") {
+            failures.push(format!(
+                "{incident}: stderr does not name FIXPOINT_ENV_FILE: {stderr}"
+            ));
+        }
+        if !stderr.contains(&format!("line {line}")) {
+            failures.push(format!(
+                "{incident}: stderr does not say `line {line}`: {stderr}"
+            ));
+        }
+        if secrets.iter().any(|s| stderr.contains(s.as_str())) {
+            failures.push(format!("{incident}: stderr prints the secret: {stderr}"));
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "a broken .env that fails the operator:\n  {}",
+        failures.join("\n  ")
+    );
 }

@@ -35,7 +35,10 @@ impl Fixpoint {
             .arg("serve")
             .env_clear()
             .env("PORT", port.to_string())
-            .env("DATABASE_URL", format!("sqlite://{}", dir.join("fixpoint.sqlite").display()))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.join("fixpoint.sqlite").display()),
+            )
             .env("GITHUB_API_URL", fake.url())
             .env("GITHUB_WEB_URL", "https://github.com")
             .env("FIXPOINT_ENV_FILE", dir.join(".env"))
@@ -59,12 +62,20 @@ impl Fixpoint {
     }
 
     /// Polls `GET path` until `done` accepts the answer; fails with the server's log.
-    async fn wait_for(&mut self, path: &str, what: &str, done: impl Fn(u16, &str) -> bool) -> String {
+    async fn wait_for(
+        &mut self,
+        path: &str,
+        what: &str,
+        done: impl Fn(u16, &str) -> bool,
+    ) -> String {
         let http = client();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("fixpoint exited ({status}) while waiting for {what}; its log:\n{}", self.log());
+                panic!(
+                    "fixpoint exited ({status}) while waiting for {what}; its log:\n{}",
+                    self.log()
+                );
             }
             if let Ok(res) = http.get(format!("{}{path}", self.url)).send().await {
                 let status = res.status().as_u16();
@@ -73,14 +84,20 @@ impl Fixpoint {
                     return body;
                 }
             }
-            assert!(Instant::now() < deadline, "no {what} within 20 s; fixpoint's log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within 20 s; fixpoint's log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     async fn wait_healthy(&mut self) {
-        self.wait_for("/healthz", "answer on /healthz", |status, body| status == 200 && body == "ok")
-            .await;
+        self.wait_for("/healthz", "answer on /healthz", |status, body| {
+            status == 200 && body == "ok"
+        })
+        .await;
     }
 }
 
@@ -175,36 +192,63 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
     fake.add_manifest_code("c0de1");
     fake.add_installation(77, "acme");
     let dir = tempfile::tempdir().unwrap();
-    let before = format!("# kept by hand\n{UNRELATED}\nPRIVATE_KEY_PATH=/etc/fixpoint/deleted-app.pem\n");
+    let before =
+        format!("# kept by hand\n{UNRELATED}\nPRIVATE_KEY_PATH=/etc/fixpoint/deleted-app.pem\n");
     std::fs::write(dir.path().join(".env"), &before).unwrap();
     let mut server = Fixpoint::start(dir.path(), &fake, &[("PUBLIC_URL", PUBLIC_URL)]);
     server.wait_healthy().await;
 
     // The page: one form for a personal account, one for an organization.
-    let page = server.wait_for("/", "the setup page", |s, _| s == 200).await;
+    let page = server
+        .wait_for("/", "the setup page", |s, _| s == 200)
+        .await;
     let forms = &parse_forms(&page);
-    assert_eq!(forms.len(), 2, "expected a personal and an organization form: {forms:#?}\n{page}");
+    assert_eq!(
+        forms.len(),
+        2,
+        "expected a personal and an organization form: {forms:#?}\n{page}"
+    );
     let state = forms[0]
         .action
         .strip_prefix("https://github.com/settings/apps/new?state=")
         .unwrap_or_else(|| panic!("personal form posts elsewhere: {}", forms[0].action))
         .to_string();
-    assert!(state.len() >= 32 && state.chars().all(|c| c.is_ascii_hexdigit()), "weak state `{state}`");
+    assert!(
+        state.len() >= 32 && state.chars().all(|c| c.is_ascii_hexdigit()),
+        "weak state `{state}`"
+    );
     assert_eq!(
         forms[1].action,
         format!("https://github.com/organizations/ORG/settings/apps/new?state={state}")
     );
     for form in forms {
-        assert_eq!(form.method, "post", "GitHub's manifest flow takes a POST: {form:?}");
+        assert_eq!(
+            form.method, "post",
+            "GitHub's manifest flow takes a POST: {form:?}"
+        );
     }
-    let manifest_text = forms[0].manifest.clone().expect("the personal form carries the manifest");
-    assert_eq!(forms[1].manifest.as_ref(), Some(&manifest_text), "both forms register the same App");
-    let manifest: Value = serde_json::from_str(&manifest_text)
-        .unwrap_or_else(|e| panic!("the manifest is not JSON after unescaping ({e}): {manifest_text}"));
+    let manifest_text = forms[0]
+        .manifest
+        .clone()
+        .expect("the personal form carries the manifest");
+    assert_eq!(
+        forms[1].manifest.as_ref(),
+        Some(&manifest_text),
+        "both forms register the same App"
+    );
+    let manifest: Value = serde_json::from_str(&manifest_text).unwrap_or_else(|e| {
+        panic!("the manifest is not JSON after unescaping ({e}): {manifest_text}")
+    });
     assert_eq!(manifest["url"], PUBLIC_URL);
-    assert_eq!(manifest["hook_attributes"]["url"], format!("{PUBLIC_URL}/webhooks"));
+    assert_eq!(
+        manifest["hook_attributes"]["url"],
+        format!("{PUBLIC_URL}/webhooks")
+    );
     assert_eq!(manifest["hook_attributes"]["active"], true);
-    assert_eq!(manifest["redirect_url"], format!("{PUBLIC_URL}/setup/callback"));
+    assert_eq!(
+        manifest["redirect_url"],
+        format!("{PUBLIC_URL}/setup/callback")
+    );
     assert_eq!(
         manifest["default_permissions"],
         json!({
@@ -221,29 +265,56 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
         .filter_map(Value::as_str)
         .collect();
     for event in ["workflow_run", "issue_comment"] {
-        assert!(events.contains(&event), "{event} missing from default_events {events:?}");
+        assert!(
+            events.contains(&event),
+            "{event} missing from default_events {events:?}"
+        );
     }
-    assert!(!page.contains("example.invalid"), "a placeholder URL leaked into the page");
+    assert!(
+        !page.contains("example.invalid"),
+        "a placeholder URL leaked into the page"
+    );
 
     // GitHub (or anyone) posting before registration is told to come back later.
     let body = bytes(&failed_deploy("acme/payments-api", 9001, 1, 77));
-    let early = webhooks::post(&server.url, "workflow_run", "d-early", &body, &webhooks::sign("any", &body)).await;
+    let early = webhooks::post(
+        &server.url,
+        "workflow_run",
+        "d-early",
+        &body,
+        &webhooks::sign("any", &body),
+    )
+    .await;
     assert_eq!(early.status(), 503);
     assert!(early.text().await.unwrap().contains("not registered"));
 
     // A callback this server did not start (CSRF): refused before any code is spent.
     let forged = "f".repeat(32);
-    for query in [format!("code=c0de1&state={forged}"), "code=c0de1".to_string()] {
+    for query in [
+        format!("code=c0de1&state={forged}"),
+        "code=c0de1".to_string(),
+    ] {
         let (status, text) = get(format!("{}/setup/callback?{query}", server.url)).await;
         assert_eq!(status, 400, "{query}: {text}");
-        assert!(text.contains("start again"), "{query}: the page does not say what to do: {text}");
+        assert!(
+            text.contains("start again"),
+            "{query}: the page does not say what to do: {text}"
+        );
     }
     assert!(fake.manifest_conversions().is_empty());
-    assert_eq!(app_manifest_requests(&fake), Vec::<(String, u16)>::new(), "the code was sent to GitHub");
+    assert_eq!(
+        app_manifest_requests(&fake),
+        Vec::<(String, u16)>::new(),
+        "the code was sent to GitHub"
+    );
     assert_eq!(env_file_text(dir.path()), before);
 
     // The user came back after the code expired: GitHub answers 404, nothing is written.
-    let (status, text) = get(format!("{}/setup/callback?code=expired0&state={state}", server.url)).await;
+    let (status, text) = get(format!(
+        "{}/setup/callback?code=expired0&state={state}",
+        server.url
+    ))
+    .await;
     assert_eq!(status, 502, "{text}");
     assert!(text.contains("start again"), "{text}");
     assert_eq!(
@@ -252,19 +323,29 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
     );
     assert_eq!(env_file_text(dir.path()), before);
     // The state was spent: replaying it with a good code is refused.
-    let (status, _) = get(format!("{}/setup/callback?code=c0de1&state={state}", server.url)).await;
+    let (status, _) = get(format!(
+        "{}/setup/callback?code=c0de1&state={state}",
+        server.url
+    ))
+    .await;
     assert_eq!(status, 400, "a state must be single-use");
     assert!(fake.manifest_conversions().is_empty());
 
     // Start again from the page, and this time GitHub's redirect brings a live code.
-    let page = server.wait_for("/", "the setup page", |s, _| s == 200).await;
+    let page = server
+        .wait_for("/", "the setup page", |s, _| s == 200)
+        .await;
     let state = parse_forms(&page)[0]
         .action
         .rsplit_once("state=")
         .expect("the form has a state")
         .1
         .to_string();
-    let (status, text) = get(format!("{}/setup/callback?code=c0de1&state={state}", server.url)).await;
+    let (status, text) = get(format!(
+        "{}/setup/callback?code=c0de1&state={state}",
+        server.url
+    ))
+    .await;
     assert_eq!(status, 200, "{text}\nfixpoint's log:\n{}", server.log());
     assert!(
         text.contains(r#"href="https://github.com/apps/fixpoint-test/installations/new""#),
@@ -274,29 +355,54 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
     let conversions = fake.manifest_conversions();
     assert_eq!(conversions.len(), 1);
     let new_secret = conversions[0].webhook_secret.clone();
-    assert!(!text.contains(&new_secret), "the webhook secret is shown on the page");
+    assert!(
+        !text.contains(&new_secret),
+        "the webhook secret is shown on the page"
+    );
 
     // The credentials are saved for the next start, readable by this user only.
     let env_path = dir.path().join(".env");
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&env_path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, ".env holds the private key but has mode {mode:o}");
+        assert_eq!(
+            mode, 0o600,
+            ".env holds the private key but has mode {mode:o}"
+        );
     }
     let saved = env_file_text(dir.path());
-    assert!(saved.contains("# kept by hand\n") && saved.contains(&format!("{UNRELATED}\n")), "{saved}");
-    assert!(!saved.contains("PRIVATE_KEY_PATH"), "the old App's key path survived: {saved}");
-    let key_line = saved.lines().find(|l| l.starts_with("PRIVATE_KEY=")).expect("PRIVATE_KEY saved");
-    assert!(key_line.starts_with("PRIVATE_KEY=\"-----BEGIN ") && key_line.ends_with('"'), "{key_line}");
+    assert!(
+        saved.contains("# kept by hand\n") && saved.contains(&format!("{UNRELATED}\n")),
+        "{saved}"
+    );
+    assert!(
+        !saved.contains("PRIVATE_KEY_PATH"),
+        "the old App's key path survived: {saved}"
+    );
+    let key_line = saved
+        .lines()
+        .find(|l| l.starts_with("PRIVATE_KEY="))
+        .expect("PRIVATE_KEY saved");
+    assert!(
+        key_line.starts_with("PRIVATE_KEY=\"-----BEGIN ") && key_line.ends_with('"'),
+        "{key_line}"
+    );
     let vars: HashMap<String, String> = dotenvy::from_path_iter(&env_path)
         .expect(".env opens")
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("the saved .env does not parse: {e}"));
     assert_eq!(vars.get("APP_ID").map(String::as_str), Some("1234567"));
     assert_eq!(vars.get("WEBHOOK_SECRET"), Some(&new_secret));
-    assert_eq!(vars.get("RUST_LOG_STYLE").map(String::as_str), Some("never"));
+    assert_eq!(
+        vars.get("RUST_LOG_STYLE").map(String::as_str),
+        Some("never")
+    );
     let pem = vars.get("PRIVATE_KEY").expect("PRIVATE_KEY parses");
-    assert_eq!(pem, fake.private_key_pem(), "the key changed on its way to .env");
+    assert_eq!(
+        pem,
+        fake.private_key_pem(),
+        "the key changed on its way to .env"
+    );
     assert!(octocrab::EncodingKey::from_rsa_pem(pem.as_bytes()).is_ok());
 
     // The same port now serves the registered App, without a restart by hand.
@@ -305,15 +411,39 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
             s == 200 && body.contains("running as GitHub App 1234567")
         })
         .await;
-    let good = webhooks::post(&server.url, "workflow_run", "d-1", &body, &webhooks::sign(&new_secret, &body)).await;
-    assert_eq!(good.status(), 202, "signed with the new secret: {}", good.text().await.unwrap());
-    let forged = webhooks::post(&server.url, "workflow_run", "d-2", &body, &webhooks::sign("any", &body)).await;
+    let good = webhooks::post(
+        &server.url,
+        "workflow_run",
+        "d-1",
+        &body,
+        &webhooks::sign(&new_secret, &body),
+    )
+    .await;
+    assert_eq!(
+        good.status(),
+        202,
+        "signed with the new secret: {}",
+        good.text().await.unwrap()
+    );
+    let forged = webhooks::post(
+        &server.url,
+        "workflow_run",
+        "d-2",
+        &body,
+        &webhooks::sign("any", &body),
+    )
+    .await;
     assert_eq!(forged.status(), 401);
 
     // Its workers sign App JWTs with the key GitHub just issued.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !fake.token_mints().iter().any(|m| m.installation_id == 77) {
-        assert!(Instant::now() < deadline, "no installation token within 20 s; jwts: {:?}\nlog:\n{}", fake.jwts(), server.log());
+        assert!(
+            Instant::now() < deadline,
+            "no installation token within 20 s; jwts: {:?}\nlog:\n{}",
+            fake.jwts(),
+            server.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
@@ -327,9 +457,20 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
     let mut restarted = Fixpoint::start(dir.path(), &fake, &[("PUBLIC_URL", PUBLIC_URL)]);
     restarted.wait_healthy().await;
     let index = restarted.wait_for("/", "the index", |s, _| s == 200).await;
-    assert!(index.contains("running as GitHub App 1234567"), "{index}\n{}", restarted.log());
+    assert!(
+        index.contains("running as GitHub App 1234567"),
+        "{index}\n{}",
+        restarted.log()
+    );
     let again = bytes(&failed_deploy("acme/payments-api", 9002, 1, 77));
-    let res = webhooks::post(&restarted.url, "workflow_run", "d-3", &again, &webhooks::sign(&new_secret, &again)).await;
+    let res = webhooks::post(
+        &restarted.url,
+        "workflow_run",
+        "d-3",
+        &again,
+        &webhooks::sign(&new_secret, &again),
+    )
+    .await;
     assert_eq!(res.status(), 202);
     drop(restarted);
     fake.assert_honest();
@@ -341,13 +482,25 @@ async fn without_public_url_the_page_says_to_set_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Fixpoint::start(dir.path(), &fake, &[]);
     server.wait_healthy().await;
-    let page = server.wait_for("/", "the setup page", |s, _| s == 200).await;
+    let page = server
+        .wait_for("/", "the setup page", |s, _| s == 200)
+        .await;
     assert!(page.contains("Set <code>PUBLIC_URL</code>"), "{page}");
-    assert!(parse_forms(&page).is_empty(), "a form without PUBLIC_URL would register a webhook URL GitHub cannot reach: {page}");
+    assert!(
+        parse_forms(&page).is_empty(),
+        "a form without PUBLIC_URL would register a webhook URL GitHub cannot reach: {page}"
+    );
     assert!(!page.contains("manifest"), "{page}");
     // Webhooks still wait for registration.
     let body = bytes(&failed_deploy("acme/payments-api", 1, 1, 77));
-    let res = webhooks::post(&server.url, "workflow_run", "d-1", &body, &webhooks::sign("any", &body)).await;
+    let res = webhooks::post(
+        &server.url,
+        "workflow_run",
+        "d-1",
+        &body,
+        &webhooks::sign("any", &body),
+    )
+    .await;
     assert_eq!(res.status(), 503);
 }
 
@@ -376,14 +529,23 @@ fn re_registering_replaces_an_old_multi_line_key_whole() {
     };
     fixpoint::server::setup::write_env_file(&path, &conversion).expect(".env written");
     let saved = std::fs::read_to_string(&path).unwrap();
-    assert!(!saved.contains("OLDKEYBODY"), "the old key's lines survived:\n{saved}");
+    assert!(
+        !saved.contains("OLDKEYBODY"),
+        "the old key's lines survived:\n{saved}"
+    );
     let vars: HashMap<String, String> = dotenvy::from_path_iter(&path)
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("the next start cannot parse .env ({e}):\n{saved}"));
     assert_eq!(vars.get("APP_ID").map(String::as_str), Some("2000001"));
     assert_eq!(vars.get("PRIVATE_KEY").map(String::as_str), Some(new_pem));
-    assert_eq!(vars.get("WEBHOOK_SECRET").map(String::as_str), Some("new-secret"));
+    assert_eq!(
+        vars.get("WEBHOOK_SECRET").map(String::as_str),
+        Some("new-secret")
+    );
     assert_eq!(vars.get("PORT").map(String::as_str), Some("8080"));
-    assert_eq!(vars.get("RUST_LOG_STYLE").map(String::as_str), Some("never"));
+    assert_eq!(
+        vars.get("RUST_LOG_STYLE").map(String::as_str),
+        Some("never")
+    );
 }

@@ -83,15 +83,34 @@ impl<S: std::hash::BuildHasher> Vars for std::collections::HashMap<String, Strin
 /// that are already set, then reads the configuration.
 pub fn load_from_env(env_file: &Path) -> Result<ServerConfig, ConfigError> {
     if env_file.exists() {
-        dotenvy::from_path(env_file).map_err(|e| {
-            err(
-                "FIXPOINT_ENV_FILE",
-                format!("cannot read {}: {e}", env_file.display()),
-                "fix the line it names, or remove the file",
-            )
-        })?;
+        dotenvy::from_path(env_file).map_err(|e| env_file_error(env_file, &e))?;
     }
     from_vars(&ProcessEnv, env_file.to_path_buf())
+}
+
+/// dotenvy's own message quotes the offending text, which may be a secret: name the
+/// line by its number instead.
+fn env_file_error(env_file: &Path, e: &dotenvy::Error) -> ConfigError {
+    let problem = match e {
+        dotenvy::Error::LineParse(text, _) => {
+            let first = text.lines().next().unwrap_or("").trim();
+            let line = std::fs::read_to_string(env_file).ok().and_then(|file| {
+                file.lines()
+                    .position(|l| !first.is_empty() && l.contains(first))
+            });
+            match line {
+                Some(n) => format!("cannot parse line {} of {}", n + 1, env_file.display()),
+                None => format!("cannot parse {}", env_file.display()),
+            }
+        }
+        dotenvy::Error::Io(io) => format!("cannot read {}: {io}", env_file.display()),
+        _ => format!("cannot load {}", env_file.display()),
+    };
+    err(
+        "FIXPOINT_ENV_FILE",
+        problem,
+        "write each line as NAME=value, double-quote values with spaces or several lines, or remove the file",
+    )
 }
 
 pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, ConfigError> {
@@ -169,7 +188,7 @@ fn app_credentials(vars: &dyn Vars) -> Result<Option<AppCredentials>, ConfigErro
     let app_id = raw_id.trim().parse::<u64>().map(AppId).map_err(|_| {
         err(
             "APP_ID",
-            format!("`{raw_id}` is not a number"),
+            format!("`{}` is not a number", scheme_only(raw_id.trim())),
             "set it to the numeric App ID shown on the App's settings page",
         )
     })?;
@@ -195,7 +214,7 @@ fn app_credentials(vars: &dyn Vars) -> Result<Option<AppCredentials>, ConfigErro
     } else {
         "PRIVATE_KEY_PATH"
     };
-    if octocrab::EncodingKey::from_rsa_pem(pem.as_bytes()).is_err() {
+    if !signs_jwts(&pem) {
         return Err(err(
             var,
             "the value is not an RSA private key in PEM form",
@@ -229,6 +248,14 @@ fn app_credentials(vars: &dyn Vars) -> Result<Option<AppCredentials>, ConfigErro
     }))
 }
 
+/// `EncodingKey::from_rsa_pem` also takes a *public* key; only signing proves a private one.
+fn signs_jwts(pem: &str) -> bool {
+    use octocrab::jsonwebtoken::{Algorithm, Header, encode};
+    octocrab::EncodingKey::from_rsa_pem(pem.as_bytes()).is_ok_and(|key| {
+        encode(&Header::new(Algorithm::RS256), &serde_json::json!({}), &key).is_ok()
+    })
+}
+
 /// Platforms that store one-line secrets (Fly, many CI systems) keep PEM newlines as `\n`.
 fn unescape_newlines(pem: &str) -> String {
     if pem.contains('\n') {
@@ -249,7 +276,7 @@ fn parse_num<T: std::str::FromStr>(
         Some(v) => v.trim().parse().map_err(|_| {
             err(
                 var,
-                format!("`{v}` is not a number"),
+                format!("`{}` is not a number", scheme_only(v.trim())),
                 format!("set it to {what}"),
             )
         }),

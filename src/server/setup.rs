@@ -208,19 +208,36 @@ pub fn write_env_file(path: &Path, c: &ManifestConversion) -> anyhow::Result<()>
         "WEBHOOK_SECRET",
     ];
     let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out: String = existing
-        .lines()
-        .filter(|line| {
-            let key = line
-                .trim_start()
-                .trim_start_matches("export ")
-                .split('=')
-                .next()
-                .unwrap_or("");
-            !OURS.contains(&key.trim())
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
+    // An entry may span lines (a double-quoted PEM): keep or drop it whole.
+    let mut out = String::new();
+    let mut keep = true;
+    let mut open_quote: Option<char> = None;
+    for line in existing.lines() {
+        if let Some(quote) = open_quote {
+            if closes(line, quote) {
+                open_quote = None;
+            }
+        } else {
+            let entry = line.trim_start();
+            let entry = entry.strip_prefix("export ").unwrap_or(entry);
+            match entry.split_once('=') {
+                Some((key, value)) if !entry.starts_with('#') => {
+                    keep = !OURS.contains(&key.trim());
+                    let value = value.trim_start();
+                    open_quote = value
+                        .chars()
+                        .next()
+                        .filter(|&q| q == '"' || q == '\'')
+                        .filter(|&q| !closes(&value[1..], q));
+                }
+                _ => keep = true,
+            }
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
     out.push_str(&format!("APP_ID={}\n", c.id));
     out.push_str(&format!(
         "PRIVATE_KEY=\"{}\"\n",
@@ -254,6 +271,21 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::File::create(path)
+}
+
+/// Whether `text` holds the closing `quote` of a dotenv value (`\"` does not close `"`).
+fn closes(text: &str, quote: char) -> bool {
+    let mut escaped = false;
+    for c in text.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && quote == '"' {
+            escaped = true;
+        } else if c == quote {
+            return true;
+        }
+    }
+    false
 }
 
 /// Escapes for a double-quoted dotenv value (newlines become `\n`).
