@@ -2,10 +2,15 @@
 //! `fixpoint investigate`: read-only, for people at a shell and for scripts (`--json`).
 //! Exit codes: 0 all healthy, 1 something is not, 2 a usage or configuration error.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use crate::config::{self, ProcessEnv};
+use crate::diagnose::llm::{ModelConfig, Provider};
+use crate::diagnose::{self, DebugContext, Diagnosis, Engine};
 use crate::github::GitHubApp;
 use crate::github::auth::Permissions;
 use crate::ids::{InstallationId, RepoName};
@@ -74,6 +79,103 @@ async fn run_context(run: &RunArgs, env_file: &Path) -> Result<RunContext, Usage
         run_id: run.run_id,
         attempt: run.attempt,
     })
+}
+
+/// What `fixpoint investigate --json` prints: the sweep's object plus the diagnosis.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvestigationReport {
+    #[serde(flatten)]
+    pub sweep: SweepReport,
+    pub diagnosis: Diagnosis,
+}
+
+/// Sweep, then diagnose with the rules engine and (when configured) the model. Read-only.
+pub async fn investigate(
+    args: &SweepArgs,
+    model: Option<&ModelConfig>,
+) -> Result<InvestigationReport, UsageError> {
+    let (graph, ctx) = prepare(args).await?;
+    let sweep = sweep::sweep(&graph, ctx, &SweepOptions::default()).await;
+    let history = DebugContext {
+        service: sweep.service.clone(),
+        iteration: 1,
+        history: Vec::new(),
+    };
+    let diagnosis =
+        diagnose::decide(&sweep.service, &sweep.findings, Some(&graph), &history, model).await;
+    Ok(InvestigationReport { sweep, diagnosis })
+}
+
+/// The model for `--llm`: `None` = no flag (the environment decides), `Some(None)` = off.
+pub fn model_for(flag: Option<Option<Provider>>) -> Result<Option<ModelConfig>, UsageError> {
+    let usage = |e: config::ConfigError| UsageError(e.to_string());
+    match flag {
+        Some(None) => Ok(None),
+        None => ModelConfig::from_vars(&ProcessEnv).map_err(usage),
+        Some(Some(provider)) => match ModelConfig::from_vars(&ProcessEnv).map_err(usage)? {
+            Some(config) => Ok(Some(config.with_provider_override(provider))),
+            None => ModelConfig::from_vars_for(&ProcessEnv, provider)
+                .map(Some)
+                .map_err(usage),
+        },
+    }
+}
+
+/// Prints what people read (or the JSON) and returns the exit code.
+pub fn print_investigation(report: &InvestigationReport, json: bool) -> i32 {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).expect("a report serialises"));
+    } else {
+        print!("{}", sweep::render_table(&report.sweep));
+        print!("\n{}", render_diagnosis(&report.diagnosis));
+    }
+    if report.sweep.all_healthy() { 0 } else { 1 }
+}
+
+pub fn render_diagnosis(d: &Diagnosis) -> String {
+    let mut out = String::new();
+    let engine = match d.engine {
+        Engine::Rules => "rules engine",
+        Engine::Llm => "model (validated)",
+    };
+    let _ = writeln!(
+        out,
+        "Root cause: {} at {} (confidence {:.2}, decided by the {engine})",
+        d.root_cause.class.as_str(),
+        d.root_cause.node,
+        d.confidence
+    );
+    let _ = writeln!(out, "  {}", d.root_cause.summary);
+    if !d.chain.is_empty() {
+        let chain: Vec<String> = d
+            .chain
+            .iter()
+            .map(|l| format!("{} ({})", l.node, l.class.as_str()))
+            .collect();
+        let _ = writeln!(out, "Chain: {}", chain.join(" → "));
+    }
+    if !d.evidence.is_empty() {
+        let _ = writeln!(out, "Evidence:");
+        for e in d.evidence.iter().take(8) {
+            let at = e.at.map(|t| format!(" @ {}", t.format("%H:%M:%S"))).unwrap_or_default();
+            let _ = writeln!(out, "  - [{}{at}] {}", e.source, e.text);
+        }
+    }
+    for n in &d.noise {
+        let _ = writeln!(out, "Not the cause: {}: {}", n.node, n.why);
+    }
+    for m in &d.missing {
+        let _ = writeln!(out, "Would help: {m}");
+    }
+    let kind = serde_json::to_value(d.proposed_action.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = writeln!(out, "Proposed action ({kind}): {}", d.proposed_action.summary);
+    if let Some(note) = &d.note {
+        let _ = writeln!(out, "Note: {note}");
+    }
+    out
 }
 
 pub async fn sweep(args: &SweepArgs) -> Result<SweepReport, UsageError> {

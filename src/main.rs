@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use fixpoint::cli::{self, RunArgs, SweepArgs};
+use fixpoint::diagnose::llm::Provider;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +41,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sweep, then diagnose: the root cause, the chain, the evidence and the proposed
+    /// action, and which engine decided. Read-only: changes nothing anywhere.
+    Investigate {
+        #[command(flatten)]
+        sweep: SweepFlags,
+        /// Print one JSON object (the sweep's, plus "diagnosis").
+        #[arg(long)]
+        json: bool,
+        /// The model beside the rules engine: none, openai or anthropic (default: from
+        /// FIXPOINT_LLM_PROVIDER). Its answer is validated and falls back to the rules.
+        #[arg(long, value_enum)]
+        llm: Option<LlmFlag>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LlmFlag {
+    None,
+    Openai,
+    Anthropic,
+}
+
+impl LlmFlag {
+    fn provider(self) -> Option<Provider> {
+        match self {
+            LlmFlag::None => None,
+            LlmFlag::Openai => Some(Provider::OpenAi),
+            LlmFlag::Anthropic => Some(Provider::Anthropic),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -153,6 +184,18 @@ fn main() -> ExitCode {
             let (out, code) = cli::topology_check(&path, &production_names);
             print!("{out}");
             code
+        }
+        Command::Investigate { sweep, json, llm } => {
+            let report = cli::model_for(llm.map(LlmFlag::provider)).and_then(|model| {
+                runtime.block_on(cli::investigate(&sweep.args(), model.as_ref()))
+            });
+            match report {
+                Ok(report) => cli::print_investigation(&report, json),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
         }
         Command::Sweep { sweep, json } => match runtime.block_on(cli::sweep(&sweep.args())) {
             Ok(report) => cli::print_sweep(&report, json),

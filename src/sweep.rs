@@ -25,7 +25,7 @@ pub struct SweepOptions {
 impl Default for SweepOptions {
     fn default() -> Self {
         Self {
-            concurrency: 16,
+            concurrency: 32,
             default_timeout: Duration::from_secs(15),
         }
     }

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::config::Settings;
 use crate::github::GitHubApp;
 use crate::investigation;
 use crate::server::events::PrCommand;
@@ -29,7 +30,7 @@ pub struct WorkerPool {
     pub workers: usize,
     pub lease: Duration,
     pub jobs_ready: Arc<Notify>,
-    pub production_names: Arc<[String]>,
+    pub settings: Arc<Settings>,
 }
 
 /// What a job handler can reach.
@@ -37,7 +38,7 @@ pub struct JobContext {
     pub store: Store,
     pub github: GitHubApp,
     pub job_id: i64,
-    pub production_names: Arc<[String]>,
+    pub settings: Arc<Settings>,
 }
 
 impl JobContext {
@@ -104,7 +105,7 @@ async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
             store: pool.store.clone(),
             github: pool.github.clone(),
             job_id: job.id,
-            production_names: pool.production_names.clone(),
+            settings: pool.settings.clone(),
         };
         let result = tokio::select! {
             r = dispatch(&ctx, &job) => r,

@@ -175,7 +175,7 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(status, "swept");
+    assert_eq!(status, "diagnosed");
     for (sql, n) in [
         ("SELECT COUNT(*) FROM investigations", 1),
         ("SELECT COUNT(*) FROM jobs", 1),

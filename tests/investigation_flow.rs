@@ -74,7 +74,7 @@ async fn a_failed_deploy_collects_the_failed_jobs_and_sweeps_the_topology() {
     let inv = only_investigation(&app).await;
     assert_eq!(
         (inv.status.as_str(), inv.service.as_deref()),
-        ("swept", Some("payments-api"))
+        ("diagnosed", Some("payments-api"))
     );
     // Both maps were read at the failing commit, and every planned check has a finding.
     let sweep = app
@@ -105,6 +105,11 @@ async fn a_failed_deploy_collects_the_failed_jobs_and_sweeps_the_topology() {
             ("postgresql".to_string(), 1, "postgres".to_string()),
         ]
     );
+    // The diagnosis was stored beside the sweep, decided by the rules engine (no model set).
+    let diagnosis = app.store.investigation_document(inv.id, Document::Diagnosis).await.unwrap().expect("diagnosis stored");
+    assert_eq!(diagnosis["engine"], "rules");
+    assert!(fixpoint::diagnose::RootCauseClass::parse(diagnosis["root_cause"]["class"].as_str().unwrap()).is_some());
+    assert!(inv.status_reason.as_deref().unwrap().starts_with("root cause: "), "{inv:?}");
     let forgotten = sweep["findings"]
         .as_array()
         .unwrap()
@@ -235,7 +240,7 @@ async fn github_flaking_during_the_collection_is_retried_not_lost() {
     )
     .await;
     app.settle().await;
-    assert_eq!(only_investigation(&app).await.status, "swept");
+    assert_eq!(only_investigation(&app).await.status, "diagnosed");
     app.stop().await;
 }
 

@@ -27,10 +27,36 @@ pub struct ServerConfig {
     pub workers: usize,
     pub job_lease: Duration,
     pub max_attempts: u32,
-    /// Environment names refused as production besides `prod`, `production` and `live`.
-    pub production_names: Vec<String>,
+    /// What the workers need besides the store and GitHub.
+    pub settings: Settings,
     /// `None` until the App is registered: the server then serves the setup page.
     pub app: Option<AppCredentials>,
+}
+
+/// How investigations run: shared by the workers and the one-shot commands.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Environment names refused as production besides `prod`, `production` and `live`.
+    pub production_names: Vec<String>,
+    /// The model that reasons beside the rules engine, when one is configured.
+    pub model: Option<crate::diagnose::llm::ModelConfig>,
+}
+
+impl Settings {
+    pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            production_names: vars
+                .get("FIXPOINT_PRODUCTION_NAMES")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            model: crate::diagnose::llm::ModelConfig::from_vars(vars)?,
+        })
+    }
 }
 
 /// The App's identity and secrets. `Debug` never shows the secrets (`secrecy`).
@@ -167,15 +193,7 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
         workers,
         job_lease: Duration::from_secs(lease.max(1)),
         max_attempts: max_attempts.max(1),
-        production_names: vars
-            .get("FIXPOINT_PRODUCTION_NAMES")
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        settings: Settings::from_vars(vars)?,
         app: app_credentials(vars)?,
     })
 }

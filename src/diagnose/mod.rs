@@ -3,9 +3,30 @@
 //! reasons over the same findings and the rules' candidates, and its answer is checked
 //! against the world before it is used.
 
+pub mod llm;
+pub mod rank;
+pub mod rules;
+
 use serde::{Deserialize, Serialize};
 
-use crate::skills::Evidence;
+use crate::skills::{Evidence, Finding};
+use crate::topology::TopologyGraph;
+
+/// The rules engine always; then the model when one is configured. The model's answer is
+/// validated inside `llm` and falls back to the rules' diagnosis, saying why.
+pub async fn decide(
+    service: &str,
+    findings: &[Finding],
+    graph: Option<&TopologyGraph>,
+    history: &DebugContext,
+    model: Option<&llm::ModelConfig>,
+) -> Diagnosis {
+    let rules = rank::diagnose(service, findings, graph, history);
+    match model {
+        None => rules,
+        Some(config) => llm::diagnose_with_model(config, service, findings, graph, history, &rules).await,
+    }
+}
 
 /// The fixed vocabulary of root causes (documented in docs/root-causes.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

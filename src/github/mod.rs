@@ -507,6 +507,100 @@ impl RepoClient {
                 cause: format!("{path} is not UTF-8 text"),
             })
     }
+
+    /// One job's log (`GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs`): plain text,
+    /// every line timestamped. The body is left unread, to be streamed (`chunk()`).
+    pub async fn download_job_logs(
+        &self,
+        job: crate::ids::JobId,
+    ) -> Result<reqwest::Response, GitHubError> {
+        let path = format!("/repos/{}/actions/jobs/{job}/logs", self.scope.repo);
+        self.download("download a job's log", &path).await
+    }
+
+    /// The zip archive of one attempt's logs
+    /// (`GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs`):
+    /// a file per job and, per job, a file per step. The body is left unread.
+    pub async fn download_run_logs(
+        &self,
+        run: RunId,
+        attempt: u64,
+    ) -> Result<reqwest::Response, GitHubError> {
+        let path = format!(
+            "/repos/{}/actions/runs/{run}/attempts/{attempt}/logs",
+            self.scope.repo
+        );
+        self.download("download a run's logs", &path).await
+    }
+
+    /// Asks the API for a download under the retry policy, then fetches the URL it
+    /// redirects to (302) without our token: the signed URL is its own credential, and
+    /// blob storage must never see ours. The answer's body is left for the caller.
+    async fn download(&self, op: &str, path: &str) -> Result<reqwest::Response, GitHubError> {
+        let raw = self.get(op, path).await?;
+        if !raw.status.is_redirection() {
+            // The HTTP layer followed the redirect itself (octocrab's `follow-redirect`
+            // feature): the whole body is already in memory, and was fetched with our
+            // token when the redirect stayed on GitHub's origin.
+            tracing::warn!(
+                operation = op,
+                "the GitHub client followed a download redirect itself: the body was read into memory"
+            );
+            let mut response = axum::http::Response::new(raw.body);
+            *response.status_mut() = raw.status;
+            *response.headers_mut() = raw.headers;
+            return Ok(reqwest::Response::from(response));
+        }
+        let decode_error = |cause: String| GitHubError::Decode {
+            operation: op.into(),
+            cause,
+        };
+        let location = raw
+            .headers
+            .get(header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(|| decode_error(format!("a {} without a Location header", raw.status)))?
+            .to_string();
+        let policy = &self.app.inner.policy;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .connect_timeout(policy.request_timeout)
+            .read_timeout(policy.request_timeout)
+            .user_agent(concat!("fixpoint/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| decode_error(format!("cannot build the download client: {e}")))?;
+        let mut retry = 0u32;
+        loop {
+            // Causes never carry the URL: its query string is a credential.
+            let attempt =
+                tokio::time::timeout(policy.request_timeout, client.get(&location).send());
+            let cause = match attempt.await {
+                Ok(Ok(response)) if response.status().is_success() => return Ok(response),
+                Ok(Ok(response)) if !response.status().is_server_error() => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    return Err(GitHubError::Status {
+                        operation: op.into(),
+                        status,
+                        message: body.chars().take(200).collect(),
+                    });
+                }
+                Ok(Ok(response)) => format!("the download answered {}", response.status()),
+                Ok(Err(e)) => format!("the download failed: {}", e.without_url()),
+                Err(_) => format!("no answer within {} s", policy.request_timeout.as_secs()),
+            };
+            retry += 1;
+            if retry > policy.max_retries {
+                return Err(GitHubError::Exhausted {
+                    operation: op.into(),
+                    attempts: retry,
+                    cause,
+                });
+            }
+            tracing::warn!(operation = op, cause = %cause, retry, "log download failed; retrying");
+            tokio::time::sleep(policy.backoff(retry)).await;
+        }
+    }
 }
 
 /// What GitHub returns for a completed manifest registration.

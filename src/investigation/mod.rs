@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use crate::config::ProcessEnv;
+use crate::diagnose::{self, DebugContext, Engine};
 use crate::skills::{RunContext, SkillContext, Status};
 use crate::store::investigations::Document;
 use crate::sweep::{self, SweepOptions};
@@ -167,7 +168,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     };
     let dir = tempfile::tempdir()?;
     let root = maps::materialize(dir.path(), &maps, &config.topology)?;
-    let graph = match TopologyGraph::load(&root, DEFAULT_DEPTH, &ctx.production_names) {
+    let graph = match TopologyGraph::load(&root, DEFAULT_DEPTH, &ctx.settings.production_names) {
         Ok(graph) => graph,
         Err(e) => {
             let problem = e
@@ -210,6 +211,43 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     );
     store
         .set_investigation_status(id, "swept", Some(&summary), Some(&report.service))
+        .await?;
+
+    let history = DebugContext {
+        service: report.service.clone(),
+        iteration: 1,
+        history: Vec::new(),
+    };
+    let diagnosis = ctx
+        .step("diagnose", || async {
+            Ok(diagnose::decide(
+                &report.service,
+                &report.findings,
+                Some(&graph),
+                &history,
+                ctx.settings.model.as_ref(),
+            )
+            .await)
+        })
+        .await?;
+    store
+        .set_investigation_document(id, Document::Diagnosis, &diagnosis)
+        .await?;
+    let rc = &diagnosis.root_cause;
+    let engine = match diagnosis.engine {
+        Engine::Llm => "model",
+        Engine::Rules => "rules",
+    };
+    let summary = format!(
+        "root cause: {} at {} ({engine} engine, confidence {:.2}): {}",
+        rc.class.as_str(),
+        rc.node,
+        diagnosis.confidence,
+        rc.summary
+    );
+    tracing::info!(investigation = id, %summary, "diagnosed");
+    store
+        .set_investigation_status(id, "diagnosed", Some(&summary), None)
         .await
 }
 

@@ -159,7 +159,7 @@ pub async fn run_app_with(
         workers: config.workers,
         lease: config.job_lease,
         jobs_ready: state.jobs_ready.clone(),
-        production_names: config.production_names.clone().into(),
+        settings: Arc::new(config.settings.clone()),
     };
     let workers = tokio::spawn(pool.run(shutdown.clone()));
     tracing::info!(addr = %listener.local_addr()?, app_id = %creds.app_id, "Fixpoint is serving webhooks");

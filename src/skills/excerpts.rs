@@ -1,5 +1,17 @@
-//! Recognising error lines and folding them into signatures, shared by every skill that
-//! reads logs (`gha`, `cloudwatch`), so "the same error" means the same thing everywhere.
+//! Reading logs for the reason they failed, shared by every skill that reads logs (`gha`,
+//! `cloudwatch`), so "the same error" means the same thing everywhere:
+//! `is_error_line` and `signature` for single lines, and `ExcerptExtractor`, which streams a
+//! log of any size through bounded state and keeps the few excerpts that say why it failed
+//! (runner errors, compiler errors, test failures, panics and traces, with context).
+
+mod classify;
+mod excerpt;
+mod extractor;
+#[cfg(test)]
+mod tests;
+
+pub use excerpt::{Excerpt, ExcerptKind, ExcerptLimits, LogCounts};
+pub use extractor::ExcerptExtractor;
 
 /// Whether a log line reports an error (case-insensitive markers, GitHub's `##[error]`).
 pub fn is_error_line(line: &str) -> bool {
@@ -58,30 +70,4 @@ pub fn signature(line: &str) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeats_of_one_error_share_a_signature() {
-        let a = signature(
-            "2026-11-24T08:00:01Z ERROR pool timed out after 30000ms (conn 17) user \"bob\"",
-        );
-        let b = signature(
-            "2026-11-24T08:05:09Z ERROR pool timed out after 5000ms (conn 3) user \"alice\"",
-        );
-        assert_eq!(a, b);
-        assert_ne!(a, signature("ERROR connection refused"));
-    }
-
-    #[test]
-    fn error_lines_are_recognised() {
-        assert!(is_error_line(
-            "##[error]Process completed with exit code 1."
-        ));
-        assert!(is_error_line("thread 'main' panicked at src/main.rs:3:5"));
-        assert!(!is_error_line("INFO listening on 0.0.0.0:8080"));
-    }
 }

@@ -2,6 +2,7 @@
 //! says what it saw as an `Observation`; the sweep turns it into a `Finding` with the
 //! node, hop and time, redacted. Adding a skill is its file plus one line in `skill_for`.
 
+mod aws;
 pub mod cloudwatch;
 pub mod ecs;
 pub mod excerpts;
@@ -170,6 +171,19 @@ impl SkillContext {
         let config = loader.load().await;
         cache.insert(key, config.clone());
         config
+    }
+
+    /// A positive number (a threshold) from the context's variables, or `default` when unset.
+    pub fn threshold(&self, name: &str, default: f64) -> anyhow::Result<f64> {
+        let Some(raw) = self.vars.get(name) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+            _ => anyhow::bail!(
+                "{name}={raw:?} is not a positive number: set it to e.g. {default}, or unset it"
+            ),
+        }
     }
 
     /// The URL behind an endpoint: written in the map, or read from its variable.

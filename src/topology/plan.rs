@@ -46,6 +46,8 @@ pub enum CheckTarget {
         endpoint: Endpoint,
         expect_status: Option<u16>,
         expect_body: Option<String>,
+        /// The node's own timeout, so the probe can name a hang before the sweep cuts it off.
+        timeout_s: Option<u64>,
     },
     Postgres {
         endpoint: Endpoint,
@@ -100,6 +102,7 @@ impl fmt::Display for CheckTarget {
                 endpoint,
                 expect_status,
                 expect_body,
+                ..
             } => {
                 write!(f, "{endpoint}")?;
                 if let Some(status) = expect_status {
@@ -149,6 +152,7 @@ pub(crate) fn target_of(node: &Node) -> CheckTarget {
             endpoint: endpoint(),
             expect_status: node.expect_status,
             expect_body: node.expect_body.clone(),
+            timeout_s: node.timeout_s,
         },
         Some(SkillKind::Postgres) => CheckTarget::Postgres {
             endpoint: endpoint(),

@@ -2,8 +2,14 @@
 //! library, and the real Fixpoint router and workers started in-process on loopback.
 #![allow(dead_code)]
 
+pub mod aws_stub;
 pub mod fake_github;
+pub mod http_servers;
+pub mod model_server;
+pub mod moto;
 pub mod openapi;
+pub mod postgres;
+pub mod redis;
 pub mod webhooks;
 
 use std::path::PathBuf;
@@ -58,7 +64,7 @@ pub fn config_for(github: &FakeGitHub, dir: &std::path::Path) -> ServerConfig {
         workers: 2,
         job_lease: Duration::from_secs(30),
         max_attempts: 3,
-        production_names: Vec::new(),
+        settings: Default::default(),
         app: Some(AppCredentials {
             app_id: AppId(github.app_id()),
             private_key: SecretString::from(github.private_key_pem().to_string()),

@@ -35,6 +35,10 @@ pub(super) fn router(shared: Shared) -> Router {
         )
         .route(&format!("{runs}/logs"), get(run_logs))
         .route(
+            &format!("{runs}/attempts/{{attempt_number}}/logs"),
+            get(run_attempt_logs),
+        )
+        .route(
             "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs",
             get(job_logs),
         )
@@ -365,6 +369,28 @@ async fn run_logs(
         .map_err(refuse)?;
     let run_id = number(&run_id)?;
     state.run(&owner, &repo, run_id).ok_or_else(not_found)?;
+    Ok(redirect(format!(
+        "{}/_downloads/runs/{owner}/{repo}/{run_id}",
+        state.base_url
+    )))
+}
+
+/// The archive of one attempt; the fake keeps logs for the latest attempt only.
+async fn run_attempt_logs(
+    Extract(shared): Extract<Shared>,
+    Path((owner, repo, run_id, attempt)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Reply {
+    let state = lock(&shared);
+    state
+        .authorize_repo(authorization(&headers), &owner, &repo)
+        .map_err(refuse)?;
+    let run_id = number(&run_id)?;
+    let attempt = number(&attempt)?;
+    let run = state.run(&owner, &repo, run_id).ok_or_else(not_found)?;
+    if u64::from(run.run_attempt) != attempt {
+        return Err(not_found());
+    }
     Ok(redirect(format!(
         "{}/_downloads/runs/{owner}/{repo}/{run_id}",
         state.base_url

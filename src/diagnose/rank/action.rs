@@ -1,0 +1,380 @@
+//! What to do about a root cause: the usual fixes for its class, in the order to try them,
+//! minus those the debug history shows already failed. When every usual fix has failed, a
+//! person is asked (escalate) rather than the loop trying something twice.
+
+use crate::diagnose::rules::Candidate;
+use crate::diagnose::rules::view::SweepView;
+use crate::diagnose::{
+    ActionKind, DebugContext, HistoryEntry, ProposedAction, RootCauseClass as Class,
+};
+use crate::topology::SkillKind;
+
+/// One usual fix. `tried` lists groups of words: a failed history action containing every
+/// word of a group (lowercase) is this fix, tried before.
+struct Step {
+    kind: ActionKind,
+    summary: String,
+    tried: Vec<Vec<String>>,
+}
+
+fn step(kind: ActionKind, summary: String, tried: &[&[&str]]) -> Step {
+    let tried = tried
+        .iter()
+        .map(|g| g.iter().map(|w| w.to_lowercase()).collect())
+        .collect();
+    Step {
+        kind,
+        summary,
+        tried,
+    }
+}
+
+fn failed(entry: &HistoryEntry) -> bool {
+    let result = entry.result.to_lowercase();
+    result.starts_with("fail") || result.contains("failed") || result.contains("still ")
+}
+
+impl Step {
+    fn was_tried(&self, entry: &HistoryEntry) -> bool {
+        let action = entry.action.to_lowercase();
+        action.contains(&self.summary.to_lowercase())
+            || self
+                .tried
+                .iter()
+                .any(|group| group.iter().all(|w| action.contains(w.as_str())))
+    }
+}
+
+pub(super) fn propose(
+    view: &SweepView<'_>,
+    root: &Candidate,
+    history: &DebugContext,
+) -> ProposedAction {
+    let failures: Vec<&HistoryEntry> = history.history.iter().filter(|e| failed(e)).collect();
+    let mut skipped = Vec::new();
+    for step in steps(view, root) {
+        match failures.iter().find(|e| step.was_tried(e)) {
+            Some(entry) => {
+                skipped.push(format!("iteration {}: “{}”", entry.iteration, entry.action))
+            }
+            None if skipped.is_empty() => {
+                return ProposedAction {
+                    kind: step.kind,
+                    summary: step.summary,
+                };
+            }
+            None => {
+                let summary = format!(
+                    "{} (already tried and failed: {})",
+                    step.summary,
+                    skipped.join("; ")
+                );
+                return ProposedAction {
+                    kind: step.kind,
+                    summary,
+                };
+            }
+        }
+    }
+    let tried = if skipped.is_empty() {
+        String::new()
+    } else {
+        format!(" (tried: {})", skipped.join("; "))
+    };
+    ProposedAction {
+        kind: ActionKind::Escalate,
+        summary: format!(
+            "ask a person: the usual fixes for {} at {} did not hold{tried}",
+            root.class.as_str(),
+            root.node
+        ),
+    }
+}
+
+/// The usual fixes, first to last (docs/root-causes.md lists the same).
+fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
+    use ActionKind::{Code, Escalate, Infra, Rollback};
+    let node = root.node.as_str();
+    let service = view.service;
+    let info = view.id(node).map(|id| view.node(id));
+    let metric = |name: &str| info.and_then(|n| n.metric(name));
+    let first_line = root
+        .evidence
+        .first()
+        .map(|e| format!(": {}", shorten(&e.text)))
+        .unwrap_or_default();
+    match root.class {
+        Class::OomKilled => {
+            let memory = match metric("memory_mb") {
+                Some(mb) => format!(" (currently {mb:.0} MB; try {:.0} MB)", mb * 2.0),
+                None => String::new(),
+            };
+            vec![
+                step(
+                    Infra,
+                    format!("raise {node}'s task memory{memory} or fix the leak"),
+                    &[
+                        &["memory", "increas"],
+                        &["memory", "rais"],
+                        &["memory", "bump"],
+                    ],
+                ),
+                step(
+                    Code,
+                    format!(
+                        "find and fix what grows {node}'s memory (a leak, an unbounded batch or cache)"
+                    ),
+                    &[&["leak"], &["batch"], &["memory", "code"]],
+                ),
+            ]
+        }
+        Class::CrashLoop => vec![
+            step(
+                Code,
+                format!("fix {node}'s start-up crash{first_line}"),
+                &[&["crash"], &["start-up"], &["startup"]],
+            ),
+            step(
+                Rollback,
+                format!("roll {node} back to its last task definition that ran"),
+                &[&["roll"], &["revert"]],
+            ),
+        ],
+        Class::ImagePullFailed => vec![
+            step(
+                Infra,
+                match root.subject.as_deref() {
+                    Some(image) => format!(
+                        "point {node}'s task definition at an image that exists ({image} could not be pulled), and let its execution role pull from that registry"
+                    ),
+                    None => format!(
+                        "point {node}'s task definition at an image that exists, and let its execution role pull it from the registry{first_line}"
+                    ),
+                },
+                &[&["image"]],
+            ),
+            step(
+                Rollback,
+                format!("roll {node} back to the last task definition whose image pulled"),
+                &[&["roll"], &["revert"]],
+            ),
+        ],
+        Class::MissingConfig => match root.subject.as_deref() {
+            Some(var) => {
+                let set = info
+                    .and_then(|n| n.task_vars.as_ref())
+                    .is_some_and(|v| v.iter().any(|x| x == var));
+                let infra = if set {
+                    format!(
+                        "fix the value of {var} in {node}'s task definition (it is set, yet the service reports it missing)"
+                    )
+                } else {
+                    format!("add {var} to {node}'s task definition (environment or secrets)")
+                };
+                let v = var.to_lowercase();
+                vec![
+                    step(Infra, infra, &[&[&v, "task"], &[&v, "infra"], &[&v, "add"]]),
+                    step(
+                        Code,
+                        format!(
+                            "make {node} read {var} under the name its task definition sets, or start with a safe default"
+                        ),
+                        &[&[&v, "code"], &[&v, "default"]],
+                    ),
+                ]
+            }
+            None => vec![step(
+                Infra,
+                format!(
+                    "create the variable, secret or parameter {node} needs at start-up, and let its execution role read it{first_line}"
+                ),
+                &[&["secret"], &["parameter"], &["variable"]],
+            )],
+        },
+        Class::HealthCheckFailed => {
+            let answer = metric("status_code")
+                .map(|c| format!(" (it answers {c:.0})"))
+                .unwrap_or_default();
+            let code = step(
+                Code,
+                format!("make {node}'s health endpoint answer 200 once it is ready{answer}"),
+                &[&["health", "code"], &["health", "endpoint"]],
+            );
+            let infra = step(
+                Infra,
+                format!(
+                    "lengthen {node}'s health check grace period, or point the target group at the right path and port"
+                ),
+                &[&["grace"], &["target group"], &["health", "infra"]],
+            );
+            let slow = root.evidence.iter().any(|e| {
+                e.text.to_lowercase().contains("timed out")
+                    || e.text.to_lowercase().contains("timeout")
+            });
+            let mut steps = if slow {
+                vec![infra, code]
+            } else {
+                vec![code, infra]
+            };
+            steps.push(step(
+                Rollback,
+                format!("roll {node} back to its last task definition that passed health checks"),
+                &[&["roll"], &["revert"]],
+            ));
+            steps
+        }
+        Class::CiBuildFailed => vec![step(
+            Code,
+            format!("fix the compile errors in {node}{first_line}"),
+            &[&["compile"], &["build"]],
+        )],
+        Class::CiTestFailed => vec![step(
+            Code,
+            format!("fix the failing tests, or the code they caught, in {node}{first_line}"),
+            &[&["test"]],
+        )],
+        Class::DbConnectionsExhausted if node == service => vec![step(
+            Code,
+            format!(
+                "fix {service}'s connection pool: release connections promptly, or size it for the load"
+            ),
+            &[&["pool"]],
+        )],
+        Class::DbConnectionsExhausted => {
+            let max = metric("max_connections")
+                .map(|m| format!(" ({m:.0})"))
+                .unwrap_or_default();
+            vec![
+                step(
+                    Code,
+                    format!(
+                        "cap {service}'s connection pool so tasks × pool size stays under {node}'s max_connections{max}, and close idle-in-transaction sessions"
+                    ),
+                    &[&["pool"]],
+                ),
+                step(
+                    Infra,
+                    format!(
+                        "raise max_connections on {node}, or put a pooler (PgBouncer, RDS Proxy) in front of it"
+                    ),
+                    &[&["max_connections"], &["pgbouncer"], &["proxy"]],
+                ),
+            ]
+        }
+        // Cancelling someone's transaction or migration is a person's call, and schema changes
+        // wait for a human gate anyway.
+        Class::DbBlockingLocks => {
+            let blocker = root
+                .subject
+                .as_deref()
+                .map(|s| format!(" behind “{}”", shorten(s)))
+                .unwrap_or_default();
+            vec![step(
+                Escalate,
+                format!(
+                    "sessions on {node} are blocked{blocker}: a person decides whether to cancel the blocker or let it finish, and schedules lock-taking migrations outside deploys"
+                ),
+                &[],
+            )]
+        }
+        Class::DbSlowQueries => vec![step(
+            Code,
+            format!("speed up the slow query on {node} (an index, or a narrower scan){first_line}"),
+            &[&["index"], &["query"]],
+        )],
+        Class::CacheMemoryPressure => vec![
+            step(
+                Infra,
+                format!("raise {node}'s maxmemory (or its node size)"),
+                &[&["maxmemory"], &["node size"], &["redis", "memory"]],
+            ),
+            step(
+                Code,
+                format!("give {service}'s cache entries a TTL, or cache less"),
+                &[&["ttl"], &["cache less"]],
+            ),
+        ],
+        Class::CacheUnreachable => vec![step(
+            Infra,
+            format!(
+                "restore {service}'s path to {node}: is it up, and do its endpoint and security group admit {service}?"
+            ),
+            &[&["security group"], &["redis", "endpoint"]],
+        )],
+        Class::QueueBacklog => {
+            let consumer = view
+                .id(node)
+                .and_then(|q| consumer_of(view, q))
+                .unwrap_or_else(|| "its consumer (none is in the topology map)".into());
+            vec![step(
+                Infra,
+                format!("restore or scale up the consumer of {node}: {consumer}"),
+                &[&["consumer"], &["scale"]],
+            )]
+        }
+        Class::DeadLetters => vec![step(
+            Code,
+            format!(
+                "fix how the consumer of {node} handles the messages now in its dead-letter queue, then redrive them"
+            ),
+            &[&["dead"], &["dlq"], &["redrive"]],
+        )],
+        Class::LambdaThrottled => {
+            let reserved = metric("reserved_concurrency")
+                .map(|r| format!(" (currently {r:.0})"))
+                .unwrap_or_default();
+            vec![
+                step(
+                    Infra,
+                    format!(
+                        "raise {node}'s reserved concurrency{reserved}, or the account's limit"
+                    ),
+                    &[&["concurrency"]],
+                ),
+                step(
+                    Code,
+                    format!(
+                        "invoke {node} less often from {service} (batch), and retry throttles with backoff"
+                    ),
+                    &[&["backoff"], &["batch"]],
+                ),
+            ]
+        }
+        Class::LambdaErrors => vec![
+            step(
+                Code,
+                format!("fix the error {node} raises{first_line}"),
+                &[&["lambda", "code"], &["lambda", "fix"]],
+            ),
+            step(
+                Rollback,
+                format!("roll {node} back to its previous version"),
+                &[&["roll"], &["revert"]],
+            ),
+        ],
+        Class::DependencyUnhealthy => vec![step(
+            Escalate,
+            format!(
+                "{node} is unhealthy and not {service}'s to fix: ask its owners, and retry the deploy once it is healthy"
+            ),
+            &[],
+        )],
+        Class::Unknown => Vec::new(),
+    }
+}
+
+/// A service that drains the queue, as the map says (it lists the queue upstream).
+fn consumer_of(view: &SweepView<'_>, queue: usize) -> Option<String> {
+    view.nodes()
+        .filter(|(id, n)| *id != view.root() && n.service && !n.has_skill(SkillKind::Sqs))
+        .find(|(id, _)| matches!(view.relation(*id), crate::diagnose::rules::view::Relation::Dependency(p) if p.contains(&queue)))
+        .map(|(_, n)| n.name.to_string())
+}
+
+fn shorten(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    match line.char_indices().nth(120) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
+}
