@@ -15,6 +15,7 @@ fn build(findings: &[Finding], budget: usize) -> Prompt {
         graph: Some(&graph),
         history: &history,
         rules: &rules,
+        candidates: &[],
     };
     prompt::build(&input, budget)
 }

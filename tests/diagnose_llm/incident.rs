@@ -251,6 +251,7 @@ pub fn incident_prompt(findings: &[Finding]) -> Prompt {
         graph: Some(&graph),
         history: &history,
         rules: &rules,
+        candidates: &[],
     };
     prompt::build(&input, 12_000)
 }

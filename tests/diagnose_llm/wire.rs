@@ -211,6 +211,11 @@ async fn text_from_logs_is_fenced_as_untrusted_data() {
         "the system message names the fence"
     );
     let user = &r.contents("user")[0];
+    // The rules engine's ranked candidates travel with its diagnosis, fenced: their reasons quote logs.
+    assert!(
+        user.contains("Candidates weighed, best first: <untrusted-data source=\"rules:candidates\""),
+        "{user}"
+    );
 
     // The log's fake closing tag cannot end the fence early: opens and closes pair up.
     let opens = user.matches("<untrusted-data ").count();

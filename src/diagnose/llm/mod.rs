@@ -49,12 +49,14 @@ pub async fn diagnose_with_model(
     history: &DebugContext,
     rules: &Diagnosis,
 ) -> Diagnosis {
+    let candidates = crate::diagnose::rank::candidates(service, findings, graph);
     let input = PromptInput {
         service,
         findings,
         graph,
         history,
         rules,
+        candidates: &candidates,
     };
     let prompt = prompt::build(&input, config.max_prompt_tokens);
     if prompt.trim != TrimReport::default() {

@@ -14,12 +14,16 @@ use super::answer::{answer_schema, kind_str};
 use super::budget;
 use super::fence::{FENCE_CLOSE, FENCE_OPEN, attribute, fence};
 use super::world::{TopologyNode, topology_nodes};
+use crate::diagnose::rules::Candidate;
 use crate::diagnose::{DebugContext, Diagnosis, RootCauseClass};
 use crate::redact::redact;
 use crate::skills::{Evidence, Finding, Status};
 use crate::topology::TopologyGraph;
 
 /// What the prompt is built from.
+/// How many of the rules engine's candidates the prompt lists.
+const MAX_CANDIDATES: usize = 6;
+
 #[derive(Debug, Clone, Copy)]
 pub struct PromptInput<'a> {
     pub service: &'a str,
@@ -27,6 +31,8 @@ pub struct PromptInput<'a> {
     pub graph: Option<&'a TopologyGraph>,
     pub history: &'a DebugContext,
     pub rules: &'a Diagnosis,
+    /// The rules engine's ranked candidates, best first (the winner is `rules`).
+    pub candidates: &'a [Candidate],
 }
 
 #[derive(Debug, Clone)]
@@ -361,6 +367,20 @@ fn tail(input: &PromptInput<'_>, evidence: &BTreeMap<String, ShownEvidence>) -> 
             out,
             "Missing to say more: {}",
             fence("rules:missing", None, &d.missing.join("\n"))
+        );
+    }
+    // The runners-up, so the model can disagree with reasons; their `why` quotes logs.
+    let others: Vec<String> = input
+        .candidates
+        .iter()
+        .take(MAX_CANDIDATES)
+        .map(|c| format!("{} {} (score {:.2}): {}", c.node, c.class.as_str(), c.score, c.why))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(
+            out,
+            "Candidates weighed, best first: {}",
+            fence("rules:candidates", None, &others.join("\n"))
         );
     }
     out.push_str("\n## Debug history: what earlier iterations tried (never propose these again)\n");

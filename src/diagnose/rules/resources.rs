@@ -67,12 +67,18 @@ pub(super) fn postgres(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mu
         .unwrap_or(0.0)
         .max(metric(f, "waiting_on_locks").unwrap_or(0.0));
     if blocked > 0.0 {
-        let blocker = f.evidence.iter().find(|e| {
-            let t = e.text.to_lowercase();
-            ["alter table", "migration", "lock", "blocking", "pid"]
-                .iter()
-                .any(|w| t.contains(w))
-        });
+        // The statement that blocks: a migration's first, then a blocking chain, then any line
+        // about locks. (The skill's first line counts sessions "waiting on locks": it names
+        // no blocker, so it must not win just by coming first.)
+        let naming = |words: &[&str]| {
+            f.evidence.iter().find(|e| {
+                let t = e.text.to_lowercase();
+                words.iter().any(|w| t.contains(w))
+            })
+        };
+        let blocker = naming(&["alter table", "create index", "migration"])
+            .or_else(|| naming(&["blocking"]))
+            .or_else(|| naming(&["lock", "pid"]));
         let migration = blocker.is_some_and(|e| {
             let t = e.text.to_lowercase();
             t.contains("alter table") || t.contains("migration") || t.contains("create index")

@@ -42,6 +42,8 @@ pub const HEALTH_CHECK: &[&str] = &[
     "failed elb health checks",
     "failed container health checks",
     "unhealthy in target-group",
+    // ECS service events: `(port 8080) is unhealthy in (target-group arn:…) due to (reason …)`.
+    "unhealthy in (target-group",
     "healthcheck failed",
     "health check timed out",
 ];
