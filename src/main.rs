@@ -148,7 +148,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("FIXPOINT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log(&cli.command))),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -166,6 +166,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            config.install_redactor();
             match runtime.block_on(fixpoint::server::serve(config)) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -206,6 +207,23 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(code as u8)
+}
+
+/// Every log line passes through the redactor before it reaches stderr: a token quoted in
+/// an error from GitHub or a URL with a password in a skill's error never lands in logs.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The formatter hands over one whole event per call, so a secret is never split.
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(fixpoint::redact::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// The one-shot commands keep stderr quiet unless asked; the server logs its work.

@@ -336,6 +336,35 @@ fn scheme_only(v: &str) -> String {
     }
 }
 
+impl ServerConfig {
+    /// Teaches the process-wide redactor this configuration's secret values, so they are
+    /// removed from every log line, prompt and comment even where no pattern knows them.
+    pub fn install_redactor(&self) {
+        let mut values: Vec<(&str, String)> = Vec::new();
+        if let Some(app) = &self.app {
+            for s in &app.webhook_secrets {
+                values.push(("WEBHOOK_SECRET", s.expose_secret().to_string()));
+            }
+        }
+        if let Some(key) = self
+            .settings
+            .model
+            .as_ref()
+            .and_then(|m| m.api_key.as_ref())
+        {
+            values.push(("FIXPOINT_LLM_API_KEY", key.expose_secret().to_string()));
+        }
+        match crate::redact::Redactor::with_secret_values(values) {
+            Ok(redactor) => {
+                let _ = crate::redact::install(redactor);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot teach the redactor the configured secrets")
+            }
+        }
+    }
+}
+
 impl AppCredentials {
     pub fn encoding_key(&self) -> octocrab::EncodingKey {
         // Checked in `app_credentials`, so this cannot fail for a loaded config.
