@@ -101,8 +101,14 @@ pub async fn investigate(
         iteration: 1,
         history: Vec::new(),
     };
-    let diagnosis =
-        diagnose::decide(&sweep.service, &sweep.findings, Some(&graph), &history, model).await;
+    let diagnosis = diagnose::decide(
+        &sweep.service,
+        &sweep.findings,
+        Some(&graph),
+        &history,
+        model,
+    )
+    .await;
     Ok(InvestigationReport { sweep, diagnosis })
 }
 
@@ -124,7 +130,10 @@ pub fn model_for(flag: Option<Option<Provider>>) -> Result<Option<ModelConfig>, 
 /// Prints what people read (or the JSON) and returns the exit code.
 pub fn print_investigation(report: &InvestigationReport, json: bool) -> i32 {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).expect("a report serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("a report serialises")
+        );
     } else {
         print!("{}", sweep::render_table(&report.sweep));
         print!("\n{}", render_diagnosis(&report.diagnosis));
@@ -157,7 +166,9 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
     if !d.evidence.is_empty() {
         let _ = writeln!(out, "Evidence:");
         for e in d.evidence.iter().take(8) {
-            let at = e.at.map(|t| format!(" @ {}", t.format("%H:%M:%S"))).unwrap_or_default();
+            let at =
+                e.at.map(|t| format!(" @ {}", t.format("%H:%M:%S")))
+                    .unwrap_or_default();
             let _ = writeln!(out, "  - [{}{at}] {}", e.source, e.text);
         }
     }
@@ -171,7 +182,11 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    let _ = writeln!(out, "Proposed action ({kind}): {}", d.proposed_action.summary);
+    let _ = writeln!(
+        out,
+        "Proposed action ({kind}): {}",
+        d.proposed_action.summary
+    );
     if let Some(note) = &d.note {
         let _ = writeln!(out, "Note: {note}");
     }

@@ -106,10 +106,26 @@ async fn a_failed_deploy_collects_the_failed_jobs_and_sweeps_the_topology() {
         ]
     );
     // The diagnosis was stored beside the sweep, decided by the rules engine (no model set).
-    let diagnosis = app.store.investigation_document(inv.id, Document::Diagnosis).await.unwrap().expect("diagnosis stored");
+    let diagnosis = app
+        .store
+        .investigation_document(inv.id, Document::Diagnosis)
+        .await
+        .unwrap()
+        .expect("diagnosis stored");
     assert_eq!(diagnosis["engine"], "rules");
-    assert!(fixpoint::diagnose::RootCauseClass::parse(diagnosis["root_cause"]["class"].as_str().unwrap()).is_some());
-    assert!(inv.status_reason.as_deref().unwrap().starts_with("root cause: "), "{inv:?}");
+    assert!(
+        fixpoint::diagnose::RootCauseClass::parse(
+            diagnosis["root_cause"]["class"].as_str().unwrap()
+        )
+        .is_some()
+    );
+    assert!(
+        inv.status_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("root cause: "),
+        "{inv:?}"
+    );
     let forgotten = sweep["findings"]
         .as_array()
         .unwrap()

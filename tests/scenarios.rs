@@ -13,10 +13,12 @@
 //! | a migration's lock blocking the app | `db_locks` |
 //! | Redis evicting under memory pressure | `redis_eviction` |
 //! | the queue's consumer down, the symptoms in the caller | `consumer_down` |
+//! | the same outage seen as memory pressure in the caller (the seed's story) | `memory_pressure` |
 //! | a dead-letter queue filling | `dead_letters` |
 //! | a Lambda function throttled | `lambda_throttled` |
 //! | an upstream outage while the service is healthy | `upstream_outage` |
 //! | a plain CI test failure in a healthy environment | `ci_test_failure` |
+//! | a compile error in a healthy environment | `ci_build_failure` |
 //! | two nodes degraded, one explains the failure | `noisy` |
 //!
 //! Run with `cargo nextest run --test scenarios` (moto_server on PATH or in `.venv`).
@@ -26,6 +28,8 @@ mod support;
 #[path = "scenarios/harness/mod.rs"]
 mod harness;
 
+#[path = "scenarios/ci_build_failure.rs"]
+mod ci_build_failure;
 #[path = "scenarios/ci_test_failure.rs"]
 mod ci_test_failure;
 #[path = "scenarios/consumer_down.rs"]
@@ -42,6 +46,8 @@ mod health_check;
 mod image_pull;
 #[path = "scenarios/lambda_throttled.rs"]
 mod lambda_throttled;
+#[path = "scenarios/memory_pressure.rs"]
+mod memory_pressure;
 #[path = "scenarios/missing_config.rs"]
 mod missing_config;
 #[path = "scenarios/noisy.rs"]

@@ -24,7 +24,9 @@ pub async fn decide(
     let rules = rank::diagnose(service, findings, graph, history);
     match model {
         None => rules,
-        Some(config) => llm::diagnose_with_model(config, service, findings, graph, history, &rules).await,
+        Some(config) => {
+            llm::diagnose_with_model(config, service, findings, graph, history, &rules).await
+        }
     }
 }
 

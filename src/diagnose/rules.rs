@@ -68,7 +68,9 @@ impl Candidate {
     fn evidence<'e>(mut self, evidence: impl IntoIterator<Item = &'e Evidence>) -> Self {
         for e in evidence {
             if self.evidence.len() < MAX_EVIDENCE && !self.evidence.contains(e) {
-                self.began = earliest(self.began, e.at);
+                if reports_trouble(e) {
+                    self.began = earliest(self.began, e.at);
+                }
                 self.evidence.push(e.clone());
             }
         }
@@ -114,7 +116,21 @@ fn began(finding: &Finding) -> Option<DateTime<Utc>> {
         .metrics
         .get("first_error_epoch_s")
         .and_then(|&s| DateTime::from_timestamp(s as i64, 0));
-    first.or_else(|| finding.evidence.iter().filter_map(|e| e.at).min())
+    first.or_else(|| {
+        finding
+            .evidence
+            .iter()
+            .filter(|e| reports_trouble(e))
+            .filter_map(|e| e.at)
+            .min()
+    })
+}
+
+/// Whether an evidence line's time says when something went wrong. An ECS deployment's
+/// record carries when a rollout was made (the previous, healthy deployment's is hours old),
+/// and a steady-state event says things were fine: neither is when trouble began.
+fn reports_trouble(e: &Evidence) -> bool {
+    !e.source.starts_with("ecs:deployment/") && !e.text.to_lowercase().contains("steady state")
 }
 
 /// Every candidate cause in the sweep, one per (node, class), in no particular order.

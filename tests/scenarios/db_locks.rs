@@ -10,8 +10,7 @@ use crate::harness::ecs::{Deployment, EcsService};
 use crate::harness::*;
 use crate::support::postgres::PgCluster;
 
-const TARGET_GROUP: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
+const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_holding_a_lock_blocks_the_app_and_is_escalated() {
@@ -20,7 +19,10 @@ async fn a_migration_holding_a_lock_blocks_the_app_and_is_escalated() {
 
     let db = PgCluster::start(20).await;
     let mut migration = db.connect("app").await;
-    sqlx::query("BEGIN").execute(&mut migration).await.expect("BEGIN");
+    sqlx::query("BEGIN")
+        .execute(&mut migration)
+        .await
+        .expect("BEGIN");
     sqlx::query("ALTER TABLE orders ADD COLUMN refunded_at timestamptz")
         .execute(&mut migration)
         .await
@@ -36,17 +38,26 @@ async fn a_migration_holding_a_lock_blocks_the_app_and_is_escalated() {
                 .await;
         }));
     }
-    db.wait_for("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", 2)
-        .await;
+    db.wait_for(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+        2,
+    )
+    .await;
     // A request with a lock timeout gives up: what the service printed is PostgreSQL's own word.
     let mut request = db.connect("app").await;
-    sqlx::query("SET lock_timeout = '200ms'").execute(&mut request).await.expect("SET");
+    sqlx::query("SET lock_timeout = '200ms'")
+        .execute(&mut request)
+        .await
+        .expect("SET");
     let refused = sqlx::query("SELECT status FROM orders WHERE id = 17")
         .fetch_optional(&mut request)
         .await
         .expect_err("the read waits out its lock timeout")
         .to_string();
-    assert!(refused.contains("canceling statement due to lock timeout"), "{refused}");
+    assert!(
+        refused.contains("canceling statement due to lock timeout"),
+        "{refused}"
+    );
     drop(request);
     incident.var("PAYMENTS_DB_URL", &db.url("fixpoint"));
 
@@ -54,9 +65,14 @@ async fn a_migration_holding_a_lock_blocks_the_app_and_is_escalated() {
         .counts(2, 2, 0)
         .task_definition(1024, &["DATABASE_URL"], &[])
         .deployment(
-            Deployment::primary(43, "FAILED", "ECS deployment circuit breaker: tasks failed to start.", deployed)
-                .counts(2, 0, 0)
-                .failed_tasks(2),
+            Deployment::primary(
+                43,
+                "FAILED",
+                "ECS deployment circuit breaker: tasks failed to start.",
+                deployed,
+            )
+            .counts(2, 0, 0)
+            .failed_tasks(2),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(700)));
     for at in [9, 6] {
@@ -94,23 +110,42 @@ downstream:
         "postgresql",
         "postgres",
         Status::Degraded,
-        &["2 sessions blocked on locks", "AccessExclusiveLock on orders", "ALTER TABLE orders ADD COLUMN refunded_at"],
+        &[
+            "2 sessions blocked on locks",
+            "AccessExclusiveLock on orders",
+            "ALTER TABLE orders ADD COLUMN refunded_at",
+        ],
     );
 
     assert_root_cause(&report, "postgresql", Class::DbBlockingLocks);
     let d = &report.diagnosis;
-    assert!(d.root_cause.summary.contains("behind a schema migration"), "{}", d.root_cause.summary);
+    assert!(
+        d.root_cause.summary.contains("behind a schema migration"),
+        "{}",
+        d.root_cause.summary
+    );
     assert_eq!(
         chain(d),
-        [("postgresql", Class::DbBlockingLocks), ("payments-api", Class::HealthCheckFailed)]
+        [
+            ("postgresql", Class::DbBlockingLocks),
+            ("payments-api", Class::HealthCheckFailed)
+        ]
     );
     // Cancelling someone's migration is a person's call.
     assert_eq!(d.proposed_action.kind, ActionKind::Escalate);
-    assert!(d.proposed_action.summary.contains("ALTER TABLE orders"), "{}", d.proposed_action.summary);
+    assert!(
+        d.proposed_action.summary.contains("ALTER TABLE orders"),
+        "{}",
+        d.proposed_action.summary
+    );
 
     incident.cli_agrees(&map, &report).await;
-    sqlx::query("ROLLBACK").execute(&mut migration).await.expect("ROLLBACK");
+    sqlx::query("ROLLBACK")
+        .execute(&mut migration)
+        .await
+        .expect("ROLLBACK");
     for w in waiting {
-        w.await.expect("the waiting reads finish once the lock is gone");
+        w.await
+            .expect("the waiting reads finish once the lock is gone");
     }
 }

@@ -11,8 +11,7 @@ use crate::harness::*;
 use crate::support::postgres::PgCluster;
 use crate::support::redis::RedisServer;
 
-const TARGET_GROUP: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
+const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_health_check_with_nothing_behind_it_is_the_services_own() {
@@ -28,13 +27,22 @@ async fn a_failing_health_check_with_nothing_behind_it_is_the_services_own() {
         .counts(2, 2, 0)
         .task_definition(1024, &["DATABASE_URL", "REDIS_URL"], &["STRIPE_KEY"])
         .deployment(
-            Deployment::primary(43, "FAILED", "ECS deployment circuit breaker: tasks failed to start.", deployed)
-                .counts(2, 0, 0)
-                .failed_tasks(3),
+            Deployment::primary(
+                43,
+                "FAILED",
+                "ECS deployment circuit breaker: tasks failed to start.",
+                deployed,
+            )
+            .counts(2, 0, 0)
+            .failed_tasks(3),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(800)));
     let mut lines = Vec::new();
-    for (stream, at) in [("ecs/web/7a11", 14), ("ecs/web/7b22", 10), ("ecs/web/7c33", 6)] {
+    for (stream, at) in [
+        ("ecs/web/7a11", 14),
+        ("ecs/web/7b22", 10),
+        ("ecs/web/7c33", 6),
+    ] {
         let started = minutes_ago(at);
         ecs = ecs
             .event(
@@ -47,9 +55,17 @@ async fn a_failing_health_check_with_nothing_behind_it_is_the_services_own() {
                 at: seconds_after(started, 100),
                 containers: vec![("web", Some(143), None)],
             });
-        lines.push((stream, started, "INFO payments-api 43 listening on :8080 (health: /healthz)".to_string()));
+        lines.push((
+            stream,
+            started,
+            "INFO payments-api 43 listening on :8080 (health: /healthz)".to_string(),
+        ));
         for i in 0..6 {
-            lines.push((stream, seconds_after(started, 30 + 10 * i), "INFO GET /health 404 0ms".to_string()));
+            lines.push((
+                stream,
+                seconds_after(started, 30 + 10 * i),
+                "INFO GET /health 404 0ms".to_string(),
+            ));
         }
     }
     ecs.serve(&incident.aws.stub);
@@ -68,7 +84,13 @@ downstream:
     );
 
     let report = incident.investigate(&map).await;
-    assert_saw(&report, "payments-api", "ecs", Status::Degraded, &["rollout FAILED"]);
+    assert_saw(
+        &report,
+        "payments-api",
+        "ecs",
+        Status::Degraded,
+        &["rollout FAILED"],
+    );
     assert_rest_healthy(&report, &[("payments-api", "ecs")]);
 
     assert_root_cause(&report, "payments-api", Class::HealthCheckFailed);
@@ -76,7 +98,11 @@ downstream:
     assert_eq!(chain(d), [("payments-api", Class::HealthCheckFailed)]);
     assert!(d.noise.is_empty(), "{:#?}", d.noise);
     assert_eq!(d.proposed_action.kind, ActionKind::Code);
-    assert!(d.proposed_action.summary.contains("health endpoint"), "{}", d.proposed_action.summary);
+    assert!(
+        d.proposed_action.summary.contains("health endpoint"),
+        "{}",
+        d.proposed_action.summary
+    );
 
     incident.cli_agrees(&map, &report).await;
 }

@@ -47,14 +47,30 @@ logs: {group: /ecs/payments-api}
     );
 
     let report = incident.investigate(&map).await;
-    assert_saw(&report, "payments-api", "ecs", Status::Down, &["running 0/3", "3 image pull failures"]);
-    assert_saw(&report, "payments-api", "cloudwatch", Status::Healthy, &["no log events"]);
+    assert_saw(
+        &report,
+        "payments-api",
+        "ecs",
+        Status::Down,
+        &["running 0/3", "3 image pull failures"],
+    );
+    assert_saw(
+        &report,
+        "payments-api",
+        "cloudwatch",
+        Status::Healthy,
+        &["no log events"],
+    );
 
     assert_root_cause(&report, "payments-api", Class::ImagePullFailed);
     let d = &report.diagnosis;
     assert_eq!(chain(d), [("payments-api", Class::ImagePullFailed)]);
     assert_eq!(d.proposed_action.kind, ActionKind::Infra);
-    assert!(d.proposed_action.summary.contains("payments-api:3f9c12a"), "{}", d.proposed_action.summary);
+    assert!(
+        d.proposed_action.summary.contains("payments-api:3f9c12a"),
+        "{}",
+        d.proposed_action.summary
+    );
     assert!(d.confidence >= 0.8, "{}", d.confidence);
 
     incident.cli_agrees(&map, &report).await;

@@ -16,20 +16,38 @@ async fn a_variable_missing_at_start_up_is_missing_config_not_a_crash_loop() {
 
     let mut ecs = EcsService::new("staging", "payments-api")
         .counts(2, 2, 1)
-        .task_definition(1024, &["DATABASE_URL", "REDIS_URL", "LOG_LEVEL"], &["STRIPE_KEY"])
+        .task_definition(
+            1024,
+            &["DATABASE_URL", "REDIS_URL", "LOG_LEVEL"],
+            &["STRIPE_KEY"],
+        )
         .deployment(
-            Deployment::primary(43, "IN_PROGRESS", "ECS deployment ecs-svc/4718046393727436785 in progress.", deployed)
-                .counts(2, 0, 1)
-                .failed_tasks(4),
+            Deployment::primary(
+                43,
+                "IN_PROGRESS",
+                "ECS deployment ecs-svc/4718046393727436785 in progress.",
+                deployed,
+            )
+            .counts(2, 0, 1)
+            .failed_tasks(4),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(900)));
     let mut lines = Vec::new();
-    for (i, (stream, at)) in [("ecs/web/0a1b", 12), ("ecs/web/1b2c", 9), ("ecs/web/2c3d", 6), ("ecs/web/3d4e", 3)]
-        .into_iter()
-        .enumerate()
+    for (i, (stream, at)) in [
+        ("ecs/web/0a1b", 12),
+        ("ecs/web/1b2c", 9),
+        ("ecs/web/2c3d", 6),
+        ("ecs/web/3d4e", 3),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let started = minutes_ago(at);
-        lines.push((stream, started, "INFO payments-api 43 starting (card partner: enabled)".to_string()));
+        lines.push((
+            stream,
+            started,
+            "INFO payments-api 43 starting (card partner: enabled)".to_string(),
+        ));
         lines.push((
             stream,
             seconds_after(started, 1),
@@ -40,7 +58,11 @@ async fn a_variable_missing_at_start_up_is_missing_config_not_a_crash_loop() {
             .event(started, &format!("(service payments-api) has started 1 tasks: (task {i}f3c9a0e1b2d4c5e6f7a8b9c0d1e2f3a4)."));
     }
     // The old tasks, still serving.
-    lines.push(("ecs/web/old1", minutes_ago(5), "INFO POST /payments 201 38ms".to_string()));
+    lines.push((
+        "ecs/web/old1",
+        minutes_ago(5),
+        "INFO POST /payments 201 38ms".to_string(),
+    ));
     ecs.serve(&incident.aws.stub);
     incident.aws.logs("/ecs/payments-api", lines).await;
 
@@ -69,13 +91,27 @@ logs: {group: /ecs/payments-api}
     );
 
     let report = incident.investigate(&map).await;
-    assert_saw(&report, "payments-api", "ecs", Status::Degraded, &["4 tasks stopped with errors"]);
-    assert_saw(&report, "payments-api", "cloudwatch", Status::Degraded, &["PAYMENTS_API_KEY"]);
+    assert_saw(
+        &report,
+        "payments-api",
+        "ecs",
+        Status::Degraded,
+        &["4 tasks stopped with errors"],
+    );
+    assert_saw(
+        &report,
+        "payments-api",
+        "cloudwatch",
+        Status::Degraded,
+        &["PAYMENTS_API_KEY"],
+    );
 
     assert_root_cause(&report, "payments-api", Class::MissingConfig);
     let d = &report.diagnosis;
     assert!(
-        d.root_cause.summary.contains("PAYMENTS_API_KEY is missing at start-up, and the task definition does not set it"),
+        d.root_cause.summary.contains(
+            "PAYMENTS_API_KEY is missing at start-up, and the task definition does not set it"
+        ),
         "{}",
         d.root_cause.summary
     );
@@ -84,13 +120,18 @@ logs: {group: /ecs/payments-api}
     assert!(d.noise.is_empty(), "{:#?}", d.noise);
     assert_eq!(d.proposed_action.kind, ActionKind::Infra);
     assert!(
-        d.proposed_action.summary.contains("add PAYMENTS_API_KEY to payments-api's task definition"),
+        d.proposed_action
+            .summary
+            .contains("add PAYMENTS_API_KEY to payments-api's task definition"),
         "{}",
         d.proposed_action.summary
     );
     // Only the names of the task definition's variables are read, never their values.
     let all = serde_json::to_string(&report).unwrap();
-    assert!(!all.contains("never-shown"), "a variable's value leaked: {all}");
+    assert!(
+        !all.contains("never-shown"),
+        "a variable's value leaked: {all}"
+    );
 
     incident.cli_agrees(&map, &report).await;
 }

@@ -38,7 +38,11 @@ async fn tasks_killed_for_memory_are_oom_killed_in_the_service_itself() {
     let mut lines = Vec::new();
     for (stream, at) in [("ecs/web/a1", 10), ("ecs/web/b2", 8), ("ecs/web/c3", 6)] {
         let started = minutes_ago(at + 1);
-        lines.push((stream, started, "INFO payments-api 43 listening on :8080".to_string()));
+        lines.push((
+            stream,
+            started,
+            "INFO payments-api 43 listening on :8080".to_string(),
+        ));
         lines.push((
             stream,
             seconds_after(started, 20),
@@ -78,8 +82,20 @@ downstream:
     );
 
     let report = incident.investigate(&map).await;
-    assert_saw(&report, "payments-api", "ecs", Status::Degraded, &["rollout FAILED", "3 OOM kills"]);
-    assert_saw(&report, "payments-api", "gha", Status::Degraded, &["Wait for payments-api to be stable"]);
+    assert_saw(
+        &report,
+        "payments-api",
+        "ecs",
+        Status::Degraded,
+        &["rollout FAILED", "3 OOM kills"],
+    );
+    assert_saw(
+        &report,
+        "payments-api",
+        "gha",
+        Status::Degraded,
+        &["Wait for payments-api to be stable"],
+    );
     assert_saw(&report, "postgresql", "postgres", Status::Healthy, &[]);
 
     assert_root_cause(&report, "payments-api", Class::OomKilled);

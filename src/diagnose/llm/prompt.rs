@@ -374,7 +374,15 @@ fn tail(input: &PromptInput<'_>, evidence: &BTreeMap<String, ShownEvidence>) -> 
         .candidates
         .iter()
         .take(MAX_CANDIDATES)
-        .map(|c| format!("{} {} (score {:.2}): {}", c.node, c.class.as_str(), c.score, c.why))
+        .map(|c| {
+            format!(
+                "{} {} (score {:.2}): {}",
+                c.node,
+                c.class.as_str(),
+                c.score,
+                c.why
+            )
+        })
         .collect();
     if !others.is_empty() {
         let _ = writeln!(

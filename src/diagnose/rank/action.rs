@@ -371,8 +371,15 @@ fn consumer_of(view: &SweepView<'_>, queue: usize) -> Option<String> {
         .map(|(_, n)| n.name.to_string())
 }
 
+/// The line of an excerpt that says what went wrong (excerpts open with context, e.g. cargo's
+/// `Compiling …` before its `error[E…]`), else its first line, cut to 120 characters.
 fn shorten(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("").trim();
+    let line = text
+        .lines()
+        .find(|l| crate::skills::excerpts::is_error_line(l))
+        .or_else(|| text.lines().next())
+        .unwrap_or("")
+        .trim();
     match line.char_indices().nth(120) {
         Some((i, _)) => format!("{}…", &line[..i]),
         None => line.to_string(),

@@ -36,7 +36,7 @@ impl Aws {
         let moto = tokio::task::spawn_blocking(|| {
             let moto = Moto::shared();
             moto.reset();
-            moto.post_lambda_config();
+            store_lambdas_without_running_them(moto);
             moto
         })
         .await
@@ -83,7 +83,13 @@ impl Aws {
             events.sort_by_key(|(t, _)| *t);
             let events: Vec<InputLogEvent> = events
                 .into_iter()
-                .map(|(t, m)| InputLogEvent::builder().timestamp(t).message(m).build().expect("a log event"))
+                .map(|(t, m)| {
+                    InputLogEvent::builder()
+                        .timestamp(t)
+                        .message(m)
+                        .build()
+                        .expect("a log event")
+                })
                 .collect();
             logs.put_log_events()
                 .log_group_name(group)
@@ -106,7 +112,11 @@ impl Aws {
         let sqs = self.sqs();
         let mut attributes = vec![(QueueAttributeName::VisibilityTimeout, "30".to_string())];
         if let Some((dlq, max_receives)) = dead_letters {
-            sqs.create_queue().queue_name(dlq).send().await.expect("moto creates the DLQ");
+            sqs.create_queue()
+                .queue_name(dlq)
+                .send()
+                .await
+                .expect("moto creates the DLQ");
             let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{dlq}");
             attributes.push((
                 QueueAttributeName::RedrivePolicy,
@@ -193,8 +203,9 @@ impl Aws {
 
     /// What CloudWatch says of a queue's oldest message (`ApproximateAgeOfOldestMessage`).
     pub fn oldest_message_age(&self, queue: &str, age_s: f64) {
-        self.stub
-            .on_metric_data(queue, move |call| metric_data(call, &[("oldest", vec![age_s])]));
+        self.stub.on_metric_data(queue, move |call| {
+            metric_data(call, &[("oldest", vec![age_s])])
+        });
     }
 
     // ---- Lambda (moto) and its CloudWatch metrics (stub) --------------------------------
@@ -209,7 +220,11 @@ impl Aws {
             .runtime(Runtime::Python312)
             .role(role)
             .handler("index.handler")
-            .code(FunctionCode::builder().zip_file(Blob::new(handler_zip())).build())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(handler_zip()))
+                    .build(),
+            )
             .memory_size(256)
             .timeout(30)
             .send()
@@ -247,26 +262,23 @@ impl Aws {
     }
 }
 
-/// Moto's Lambda stores functions without running them (no Docker here).
-trait LambdaConfig {
-    fn post_lambda_config(&self);
-}
-
-impl LambdaConfig for Moto {
-    fn post_lambda_config(&self) {
-        // `Moto::start` configured this once; a reset forgets it.
-        let addr = self.endpoint().trim_start_matches("http://").to_string();
-        let body = r#"{"lambda":{"use_docker":false}}"#;
-        let request = format!(
-            "POST /moto-api/config HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let mut stream = std::net::TcpStream::connect(&addr).expect("moto answers");
-        stream.write_all(request.as_bytes()).expect("moto config");
-        let mut answer = String::new();
-        std::io::Read::read_to_string(&mut stream, &mut answer).expect("moto config answer");
-        assert!(answer.starts_with("HTTP/1.1 2"), "moto refused its lambda config: {answer}");
-    }
+/// Moto's Lambda stores functions without running them (no Docker here). `Moto::start` says
+/// so once; say it again after every reset, which may forget it.
+fn store_lambdas_without_running_them(moto: &Moto) {
+    let addr = moto.endpoint().trim_start_matches("http://").to_string();
+    let body = r#"{"lambda":{"use_docker":false}}"#;
+    let request = format!(
+        "POST /moto-api/config HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(&addr).expect("moto answers");
+    stream.write_all(request.as_bytes()).expect("moto config");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).expect("moto config answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 2"),
+        "moto refused its lambda config: {answer}"
+    );
 }
 
 fn handler_zip() -> Vec<u8> {
@@ -305,7 +317,10 @@ fn metric_data(call: &Call, series: &[(&str, Vec<f64>)]) -> Reply {
                 ("Id", Cbor::Text(id)),
                 ("Label", Cbor::Text("label".into())),
                 ("Timestamps", Cbor::Array(times)),
-                ("Values", Cbor::Array(values.into_iter().map(Cbor::Float).collect())),
+                (
+                    "Values",
+                    Cbor::Array(values.into_iter().map(Cbor::Float).collect()),
+                ),
                 ("StatusCode", Cbor::Text("Complete".into())),
             ])
         })

@@ -150,6 +150,21 @@ impl EcsService {
             )
     }
 
+    /// The rolling deploy at `at` replaced `n` tasks of the previous revision: the scheduler
+    /// stopped them (SIGTERM, exit 143), as every successful deploy does.
+    pub fn replaced(mut self, n: u32, at: DateTime<Utc>) -> Self {
+        for i in 0..n {
+            self.stopped.push(Stopped {
+                stop_code: "ServiceSchedulerInitiated",
+                reason: "Scaling activity initiated by (deployment ecs-svc/4718046393727436785)"
+                    .into(),
+                at: at + chrono::Duration::seconds(120 + 30 * i64::from(i)),
+                containers: vec![("web", Some(143), None)],
+            });
+        }
+        self
+    }
+
     pub fn counts(mut self, desired: u32, running: u32, pending: u32) -> Self {
         self.counts = (desired, running, pending);
         self
@@ -176,7 +191,12 @@ impl EcsService {
     }
 
     /// The task definition being rolled out: memory, and the NAMES of its variables.
-    pub fn task_definition(mut self, memory_mb: u32, environment: &[&str], secrets: &[&str]) -> Self {
+    pub fn task_definition(
+        mut self,
+        memory_mb: u32,
+        environment: &[&str],
+        secrets: &[&str],
+    ) -> Self {
         self.memory_mb = memory_mb;
         self.environment = environment.iter().map(|s| s.to_string()).collect();
         self.secrets = secrets.iter().map(|s| s.to_string()).collect();
@@ -189,11 +209,17 @@ impl EcsService {
     }
 
     fn td_arn(&self) -> String {
-        arn("task-definition", &format!("{}:{}", self.name, self.revision))
+        arn(
+            "task-definition",
+            &format!("{}:{}", self.name, self.revision),
+        )
     }
 
     fn task_arn(&self, i: usize) -> String {
-        let id: String = format!("{:x}", md5_like(&format!("{}/{}/{i}", self.cluster, self.name)));
+        let id: String = format!(
+            "{:x}",
+            md5_like(&format!("{}/{}/{i}", self.cluster, self.name))
+        );
         arn("task", &format!("{}/{id}", self.cluster))
     }
 
@@ -343,7 +369,9 @@ impl EcsService {
                 let body = call.json();
                 call.target() == Some(describe_services.as_str())
                     && body["cluster"] == c.as_str()
-                    && body["services"].as_array().is_some_and(|s| s.iter().any(|x| x == n.as_str()))
+                    && body["services"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|x| x == n.as_str()))
             },
             move |_| Reply::AwsJson(200, service.clone()),
         );
@@ -381,9 +409,12 @@ impl EcsService {
             move |_| Reply::AwsJson(200, json!({"tasks": tasks, "failures": []})),
         );
         let td = self.task_definition_json();
-        stub.on_json(&op("DescribeTaskDefinition"), "taskDefinition", &self.td_arn(), move |_| {
-            Reply::AwsJson(200, td.clone())
-        });
+        stub.on_json(
+            &op("DescribeTaskDefinition"),
+            "taskDefinition",
+            &self.td_arn(),
+            move |_| Reply::AwsJson(200, td.clone()),
+        );
     }
 }
 

@@ -8,7 +8,6 @@ pub mod aws;
 pub mod ecs;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Utc};
 use fixpoint::cli::{self, InvestigationReport, RunArgs, SweepArgs};
@@ -35,6 +34,8 @@ pub struct Incident {
     since_minutes: i64,
     depth: u32,
     run: Option<RunArgs>,
+    /// Serves the failed run while the incident lasts; on drop it fails the test if it was
+    /// asked anything GitHub would not answer that way.
     github: Option<FakeGitHub>,
     _turn: MutexGuard<'static, ()>,
 }
@@ -126,15 +127,9 @@ impl Incident {
     /// The `fixpoint investigate --json --llm none` binary against the same environment
     /// (it inherits this process's variables), and the JSON it printed.
     pub async fn investigate_cli(&self, topology: &Path) -> Value {
-        let mut args: Vec<String> = [
-            "investigate",
-            "--json",
-            "--llm",
-            "none",
-            "--topology",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut args: Vec<String> = ["investigate", "--json", "--llm", "none", "--topology"]
+            .map(String::from)
+            .to_vec();
         args.push(topology.display().to_string());
         args.extend([
             "--depth".into(),
@@ -172,7 +167,9 @@ impl Incident {
             out.status.code()
         );
         serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!("fixpoint investigate --json printed no JSON ({e}):\n{stdout}\nstderr:\n{stderr}")
+            panic!(
+                "fixpoint investigate --json printed no JSON ({e}):\n{stdout}\nstderr:\n{stderr}"
+            )
         })
     }
 
@@ -215,21 +212,19 @@ impl Incident {
         assert_eq!(said["engine"], "rules");
         assert_eq!(json["service"], report.sweep.service.as_str());
     }
-
-    pub fn github(&self) -> &FakeGitHub {
-        self.github.as_ref().expect("no failed run in this incident")
-    }
 }
 
 /// The deploy workflow of a service: its `deploy` job failed at `step`, which printed `log`.
 pub fn deploy_failed(run_id: u64, service: &str, step: &str, log: &str) -> WorkflowRun {
-    WorkflowRun::new(run_id, "Deploy to staging").conclusion("failure").job(
-        Job::new(run_id * 10 + 1, "deploy")
-            .conclusion("failure")
-            .step(Step::succeeded("Run actions/checkout@v4"))
-            .step(Step::succeeded(&format!("Build and push {service}")))
-            .step(Step::failed(step).log(log)),
-    )
+    WorkflowRun::new(run_id, "Deploy to staging")
+        .conclusion("failure")
+        .job(
+            Job::new(run_id * 10 + 1, "deploy")
+                .conclusion("failure")
+                .step(Step::succeeded("Run actions/checkout@v4"))
+                .step(Step::succeeded(&format!("Build and push {service}")))
+                .step(Step::failed(step).log(log)),
+        )
 }
 
 /// The sweep's table and the diagnosis, as `fixpoint investigate` prints them.
@@ -278,11 +273,27 @@ pub fn finding<'a>(report: &'a InvestigationReport, node: &str, skill: &str) -> 
 }
 
 /// Asserts what a skill saw of a node: its status and words of its summary.
-pub fn assert_saw(report: &InvestigationReport, node: &str, skill: &str, status: Status, words: &[&str]) {
+pub fn assert_saw(
+    report: &InvestigationReport,
+    node: &str,
+    skill: &str,
+    status: Status,
+    words: &[&str],
+) {
     let f = finding(report, node, skill);
-    assert_eq!(f.status, status, "{node} ({skill}): {}\n{}", f.summary, describe(report));
+    assert_eq!(
+        f.status,
+        status,
+        "{node} ({skill}): {}\n{}",
+        f.summary,
+        describe(report)
+    );
     for w in words {
-        assert!(f.summary.contains(w), "{node} ({skill}) summary lacks {w:?}: {}", f.summary);
+        assert!(
+            f.summary.contains(w),
+            "{node} ({skill}) summary lacks {w:?}: {}",
+            f.summary
+        );
     }
 }
 
@@ -313,15 +324,4 @@ pub fn minutes_ago(n: i64) -> DateTime<Utc> {
 
 pub fn seconds_after(t: DateTime<Utc>, s: i64) -> DateTime<Utc> {
     t + chrono::Duration::seconds(s)
-}
-
-/// Server state lands a moment after the statement that makes it: poll until `done`.
-pub async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    for _ in 0..200 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not happen within 5 s");
 }
