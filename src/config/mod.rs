@@ -76,7 +76,11 @@ pub struct ConfigError {
     pub fix: String,
 }
 
-fn err(var: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+pub(crate) fn err(
+    var: &'static str,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> ConfigError {
     ConfigError {
         var,
         problem: problem.into(),
@@ -283,7 +287,8 @@ fn unescape_newlines(pem: &str) -> String {
     }
 }
 
-fn parse_num<T: std::str::FromStr>(
+/// A number from `var`, or `default` when unset; the error names the variable and `what`.
+pub(crate) fn parse_num<T: std::str::FromStr>(
     vars: &dyn Vars,
     var: &'static str,
     default: T,
@@ -328,7 +333,7 @@ fn check_url(var: &'static str, u: &str) -> Result<String, ConfigError> {
 }
 
 /// Never echo a whole value back: it may be a secret pasted into the wrong variable.
-fn scheme_only(v: &str) -> String {
+pub(crate) fn scheme_only(v: &str) -> String {
     match v.split_once("://") {
         Some((scheme, _)) => format!("{scheme}://…"),
         None if v.len() > 12 => format!("{}…", &v[..v.floor_char_boundary(12)]),

@@ -9,7 +9,7 @@ use fixpoint::skills::Status;
 use fixpoint::topology::{CheckTarget, SkillKind};
 use serde_json::json;
 
-use crate::support::aws_stub::{Call, Reply, cbor_map, cbor_time, field};
+use crate::support::aws_stub::{field, metric_data};
 use crate::support::moto::ACCOUNT;
 use crate::{assert_never_shows, aws, check, evidence, metric, minutes_ago, moto_config};
 
@@ -140,49 +140,6 @@ async fn a_function_that_does_not_exist_is_an_error_naming_it() {
 // aws-sdk-cloudwatch speaks Smithy RPC v2 CBOR (POST /service/GraniteServiceVersion20100801/
 // operation/GetMetricData); moto 5.2.5 does not. The stub answers as the CloudWatch API
 // reference documents GetMetricData's output, encoded in CBOR with tag-1 timestamps.
-
-/// Answers every query of a GetMetricData call from `series`: query id → values, newest first.
-fn metric_data(call: &Call, series: &[(&str, Vec<f64>)]) -> Reply {
-    let newest = chrono::Utc::now().timestamp() / 60 * 60;
-    let queries = field(&call.cbor(), "MetricDataQueries")
-        .and_then(|q| q.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let results = queries
-        .iter()
-        .map(|q| {
-            let id = field(q, "Id")
-                .and_then(|i| i.as_text())
-                .unwrap_or_default()
-                .to_string();
-            let values = series
-                .iter()
-                .find(|(s, _)| *s == id)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            let times = (0..values.len() as i64)
-                .map(|i| cbor_time(newest - 60 * i))
-                .collect();
-            cbor_map(vec![
-                ("Id", Cbor::Text(id)),
-                ("Label", Cbor::Text("label".into())),
-                ("Timestamps", Cbor::Array(times)),
-                (
-                    "Values",
-                    Cbor::Array(values.into_iter().map(Cbor::Float).collect()),
-                ),
-                ("StatusCode", Cbor::Text("Complete".into())),
-            ])
-        })
-        .collect();
-    Reply::Cbor(
-        200,
-        cbor_map(vec![
-            ("MetricDataResults", Cbor::Array(results)),
-            ("Messages", Cbor::Array(vec![])),
-        ]),
-    )
-}
 
 #[tokio::test]
 async fn throttles_and_errors_from_cloudwatch_degrade_a_function() {

@@ -337,3 +337,46 @@ pub fn cbor_map(pairs: Vec<(&str, ciborium::Value)>) -> ciborium::Value {
 pub fn cbor_time(epoch_seconds: i64) -> ciborium::Value {
     ciborium::Value::Tag(1, Box::new(ciborium::Value::Float(epoch_seconds as f64)))
 }
+
+/// Answers every query of a GetMetricData call from `series`: query id → values, newest first.
+pub fn metric_data(call: &Call, series: &[(&str, Vec<f64>)]) -> Reply {
+    let newest = chrono::Utc::now().timestamp() / 60 * 60;
+    let queries = field(&call.cbor(), "MetricDataQueries")
+        .and_then(|q| q.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let results = queries
+        .iter()
+        .map(|q| {
+            let id = field(q, "Id")
+                .and_then(|i| i.as_text())
+                .unwrap_or_default()
+                .to_string();
+            let values = series
+                .iter()
+                .find(|(s, _)| *s == id)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let times = (0..values.len() as i64)
+                .map(|i| cbor_time(newest - 60 * i))
+                .collect();
+            cbor_map(vec![
+                ("Id", Cbor::Text(id)),
+                ("Label", Cbor::Text("label".into())),
+                ("Timestamps", Cbor::Array(times)),
+                (
+                    "Values",
+                    Cbor::Array(values.into_iter().map(Cbor::Float).collect()),
+                ),
+                ("StatusCode", Cbor::Text("Complete".into())),
+            ])
+        })
+        .collect();
+    Reply::Cbor(
+        200,
+        cbor_map(vec![
+            ("MetricDataResults", Cbor::Array(results)),
+            ("Messages", Cbor::Array(vec![])),
+        ]),
+    )
+}

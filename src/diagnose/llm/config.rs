@@ -25,7 +25,7 @@ use std::time::Duration;
 use reqwest::Url;
 use secrecy::SecretString;
 
-use crate::config::{ConfigError, Vars};
+use crate::config::{ConfigError, Vars, err, parse_num, scheme_only};
 
 pub const OPENAI_DEFAULT_URL: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_DEFAULT_URL: &str = "https://api.anthropic.com";
@@ -102,14 +102,6 @@ pub struct ModelConfig {
     pub temperature: Option<f64>,
 }
 
-fn err(var: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var,
-        problem: problem.into(),
-        fix: fix.into(),
-    }
-}
-
 impl ModelConfig {
     /// `Ok(None)` when no provider is set (or `none`): diagnosis then uses the rules engine only.
     pub fn from_vars(vars: &dyn Vars) -> Result<Option<ModelConfig>, ConfigError> {
@@ -169,7 +161,7 @@ impl ModelConfig {
             None => None,
             Some(h) => Some(parse_key_header(&h)?),
         };
-        let timeout_secs = number(
+        let timeout_secs = parse_num(
             vars,
             "FIXPOINT_LLM_TIMEOUT_SECS",
             DEFAULT_TIMEOUT_SECS,
@@ -182,7 +174,7 @@ impl ModelConfig {
                 "use at least 1 second, such as 60",
             ));
         }
-        let max_prompt_tokens = number(
+        let max_prompt_tokens = parse_num(
             vars,
             "FIXPOINT_LLM_MAX_PROMPT_TOKENS",
             DEFAULT_MAX_PROMPT_TOKENS,
@@ -197,7 +189,7 @@ impl ModelConfig {
                 format!("use at least {MIN_PROMPT_TOKENS}, such as {DEFAULT_MAX_PROMPT_TOKENS}"),
             ));
         }
-        let max_output_tokens = number(
+        let max_output_tokens = parse_num(
             vars,
             "FIXPOINT_LLM_MAX_OUTPUT_TOKENS",
             DEFAULT_MAX_OUTPUT_TOKENS,
@@ -300,31 +292,4 @@ fn parse_key_header(raw: &str) -> Result<KeyHeader, ConfigError> {
         ));
     }
     Ok(KeyHeader::Named(name.to_ascii_lowercase()))
-}
-
-fn number<T: std::str::FromStr>(
-    vars: &dyn Vars,
-    var: &'static str,
-    default: T,
-    what: &str,
-) -> Result<T, ConfigError> {
-    match vars.get(var) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| {
-            err(
-                var,
-                format!("`{}` is not a number", scheme_only(v.trim())),
-                format!("set it to {what}"),
-            )
-        }),
-    }
-}
-
-/// Never echo a whole value back: it may be a key pasted into the wrong variable.
-fn scheme_only(v: &str) -> String {
-    match v.split_once("://") {
-        Some((scheme, _)) => format!("{scheme}://…"),
-        None if v.len() > 12 => format!("{}…", &v[..v.floor_char_boundary(12)]),
-        None => v.to_string(),
-    }
 }

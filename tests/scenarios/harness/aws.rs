@@ -17,9 +17,8 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use chrono::{DateTime, Utc};
-use ciborium::Value as Cbor;
 
-use crate::support::aws_stub::{AwsStub, Call, Reply, cbor_map, cbor_time, field};
+use crate::support::aws_stub::{AwsStub, metric_data};
 use crate::support::moto::{self, ACCOUNT, Moto, REGION};
 
 pub struct Aws {
@@ -288,48 +287,4 @@ fn handler_zip() -> Vec<u8> {
     zip.write_all(b"def handler(event, context):\n    return {'ok': True}\n")
         .expect("zip write");
     zip.finish().expect("zip").into_inner()
-}
-
-/// Answers every query of a `GetMetricData` call from `series` (query id → values, newest
-/// first, one per minute), shaped as the CloudWatch API reference documents the output.
-fn metric_data(call: &Call, series: &[(&str, Vec<f64>)]) -> Reply {
-    let newest = Utc::now().timestamp() / 60 * 60;
-    let queries = field(&call.cbor(), "MetricDataQueries")
-        .and_then(|q| q.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let results = queries
-        .iter()
-        .map(|q| {
-            let id = field(q, "Id")
-                .and_then(|i| i.as_text())
-                .unwrap_or_default()
-                .to_string();
-            let values = series
-                .iter()
-                .find(|(s, _)| *s == id)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            let times = (0..values.len() as i64)
-                .map(|i| cbor_time(newest - 60 * i))
-                .collect();
-            cbor_map(vec![
-                ("Id", Cbor::Text(id)),
-                ("Label", Cbor::Text("label".into())),
-                ("Timestamps", Cbor::Array(times)),
-                (
-                    "Values",
-                    Cbor::Array(values.into_iter().map(Cbor::Float).collect()),
-                ),
-                ("StatusCode", Cbor::Text("Complete".into())),
-            ])
-        })
-        .collect();
-    Reply::Cbor(
-        200,
-        cbor_map(vec![
-            ("MetricDataResults", Cbor::Array(results)),
-            ("Messages", Cbor::Array(vec![])),
-        ]),
-    )
 }
