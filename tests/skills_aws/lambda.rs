@@ -9,7 +9,7 @@ use fixpoint::skills::Status;
 use fixpoint::topology::{CheckTarget, SkillKind};
 use serde_json::json;
 
-use crate::support::aws_stub::{field, metric_data};
+use crate::support::aws_stub::{Reply, cbor_map, field, metric_data};
 use crate::support::moto::ACCOUNT;
 use crate::{assert_never_shows, aws, check, evidence, metric, minutes_ago, moto_config};
 
