@@ -496,3 +496,46 @@ async fn health_readiness_and_metrics_answer() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_hanging_up_mid_delivery_never_wedge_the_store() {
+    // GitHub gives up on a delivery after 10 s, and proxies drop connections: the store's
+    // transaction must still finish, or its connection goes back to the pool holding
+    // SQLite's write lock and every later delivery fails.
+    let app = TestApp::start().await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_micros(1500))
+        .build()
+        .unwrap();
+    let bodies: Vec<(Vec<u8>, String)> = (0..48)
+        .map(|i| {
+            let body = bytes(&failed_deploy("acme/payments-api", 50_000 + i, 1, 77));
+            let sig = webhooks::sign(support::SECRET, &body);
+            (body, sig)
+        })
+        .collect();
+    for round in 0..5 {
+        let sends = bodies.iter().enumerate().map(|(i, (body, sig))| {
+            impatient
+                .post(format!("{}/webhooks", app.url))
+                .header("content-type", "application/json")
+                .header("x-github-event", "workflow_run")
+                .header("x-github-delivery", format!("abandoned-{round}-{i}"))
+                .header("x-hub-signature-256", sig)
+                .body(body.clone())
+                .send()
+        });
+        let _ = futures::future::join_all(sends).await;
+        let body = bytes(&failed_deploy("acme/payments-api", 90_000 + round, 1, 77));
+        let res = app
+            .deliver("workflow_run", &format!("patient-{round}"), &body)
+            .await;
+        assert_eq!(
+            res.status(),
+            202,
+            "round {round}: {}",
+            res.text().await.unwrap()
+        );
+    }
+    app.stop().await;
+}

@@ -7,7 +7,8 @@ fold it into an earlier one) and the X-Hub-Signature-256 of exactly those body b
 
 The body is GitHub's own `workflow_run.completed` example from npm
 @octokit/webhooks-examples, made into a failed run of an App installation:
-`workflow_run.conclusion = "failure"` and `installation: {"id": 1}`. The example's
+`workflow_run.conclusion = "failure"` (and `status = "completed"`, which the example
+leaves at "queued") and `installation: {"id": 1}`. The example's
 run id is replaced everywhere it occurs (the id and the run URLs), so every body is
 what GitHub would send for a different run. JSON is compact, as GitHub sends it.
 
@@ -28,6 +29,7 @@ def template(index_path):
     example = next(x for x in entry["examples"] if x.get("action") == "completed")
     example = json.loads(json.dumps(example))  # a private copy
     example["workflow_run"]["conclusion"] = "failure"
+    example["workflow_run"]["status"] = "completed"  # the example says "queued"
     example["installation"] = {"id": 1}
     run_id = str(example["workflow_run"]["id"])
     body = json.dumps(example, separators=(",", ":"), ensure_ascii=False)

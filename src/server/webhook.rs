@@ -210,14 +210,14 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
         WebhookEvent::Act(action) => effect_of(action),
     };
     let delivery = Delivery {
-        delivery_id: &hook.delivery,
-        event: &hook.event,
-        action: Some(action),
-        repo: repo.as_deref(),
+        delivery_id: hook.delivery.clone(),
+        event: hook.event.clone(),
+        action: Some(action.to_string()),
+        repo,
     };
     match state
         .store
-        .ingest(&delivery, &effect, state.max_attempts)
+        .ingest(delivery, effect, state.max_attempts)
         .await
     {
         Ok(Ingested::Accepted { job_id }) => {

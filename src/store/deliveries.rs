@@ -25,17 +25,31 @@ pub enum Ingested {
     DuplicateJob { job_id: i64 },
 }
 
-pub struct Delivery<'a> {
-    pub delivery_id: &'a str,
-    pub event: &'a str,
-    pub action: Option<&'a str>,
-    pub repo: Option<&'a str>,
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub delivery_id: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub repo: Option<String>,
 }
 
 impl Store {
+    /// Runs to completion even if the caller goes away (a client hanging up on the
+    /// webhook): see `super::detached`.
     pub async fn ingest(
         &self,
-        delivery: &Delivery<'_>,
+        delivery: Delivery,
+        effect: Effect,
+        max_attempts: u32,
+    ) -> anyhow::Result<Ingested> {
+        let store = self.clone();
+        super::detached(async move { store.ingest_now(&delivery, &effect, max_attempts).await })
+            .await
+    }
+
+    async fn ingest_now(
+        &self,
+        delivery: &Delivery,
         effect: &Effect,
         max_attempts: u32,
     ) -> anyhow::Result<Ingested> {
@@ -48,10 +62,10 @@ impl Store {
             "INSERT INTO deliveries (delivery_id, event, action, repo, outcome, received_at)
              VALUES (?, ?, ?, ?, 'accepted', ?) ON CONFLICT (delivery_id) DO NOTHING",
         )
-        .bind(delivery.delivery_id)
-        .bind(delivery.event)
-        .bind(delivery.action)
-        .bind(delivery.repo)
+        .bind(&delivery.delivery_id)
+        .bind(&delivery.event)
+        .bind(&delivery.action)
+        .bind(&delivery.repo)
         .bind(now_ms())
         .execute(&mut *tx)
         .await
@@ -66,7 +80,7 @@ impl Store {
                 sqlx::query("UPDATE deliveries SET job_id = ?, outcome = ? WHERE delivery_id = ?")
                     .bind(job_id)
                     .bind(if created { "accepted" } else { "duplicate" })
-                    .bind(delivery.delivery_id)
+                    .bind(&delivery.delivery_id)
                     .execute(&mut *tx)
                     .await?;
                 if created {
@@ -84,22 +98,5 @@ impl Store {
         };
         tx.commit().await.context("cannot commit the delivery")?;
         Ok(outcome)
-    }
-
-    /// Records a verified delivery Fixpoint does not act on, so the log of what
-    /// GitHub sent is complete. A duplicate is ignored.
-    pub async fn record_ignored(&self, delivery: &Delivery<'_>) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO deliveries (delivery_id, event, action, repo, outcome, received_at)
-             VALUES (?, ?, ?, ?, 'ignored', ?) ON CONFLICT (delivery_id) DO NOTHING",
-        )
-        .bind(delivery.delivery_id)
-        .bind(delivery.event)
-        .bind(delivery.action)
-        .bind(delivery.repo)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }

@@ -141,6 +141,11 @@ impl Store {
     }
 
     pub async fn record_run_jobs(&self, investigation: i64, jobs: &[RunJob]) -> anyhow::Result<()> {
+        let (store, jobs) = (self.clone(), jobs.to_vec());
+        super::detached(async move { store.record_run_jobs_now(investigation, &jobs).await }).await
+    }
+
+    async fn record_run_jobs_now(&self, investigation: i64, jobs: &[RunJob]) -> anyhow::Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for job in jobs {
             sqlx::query(

@@ -109,6 +109,11 @@ impl Store {
     /// expired lease (its worker died). Runs in a `BEGIN IMMEDIATE` transaction so two
     /// workers can never take the same job. A job out of attempts goes to `dead`.
     pub async fn claim(&self, owner: &str, lease: Duration) -> anyhow::Result<Option<ClaimedJob>> {
+        let (store, owner) = (self.clone(), owner.to_string());
+        super::detached(async move { store.claim_now(&owner, lease).await }).await
+    }
+
+    async fn claim_now(&self, owner: &str, lease: Duration) -> anyhow::Result<Option<ClaimedJob>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let now = now_ms();
         loop {

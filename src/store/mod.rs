@@ -77,6 +77,18 @@ impl Store {
     }
 }
 
+/// Runs a store transaction in its own task, so it finishes even when the caller's future
+/// is dropped (a webhook client hanging up, a worker losing its lease). A SQLite
+/// transaction cancelled midway can go back to sqlx's pool still inside
+/// `BEGIN IMMEDIATE`, holding the write lock, and every later write then fails.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("a store task failed: {e}"))?
+}
+
 /// Milliseconds since the Unix epoch: every time column uses it.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
