@@ -17,8 +17,6 @@ use crate::harness::*;
 use crate::support::http_servers::HttpServers;
 use crate::support::postgres::PgCluster;
 
-const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
-
 /// The ledger team's side, kept running while the incident lasts.
 pub struct LedgerSide {
     pub http: HttpServers,
@@ -146,22 +144,12 @@ async fn a_consumer_down_three_hops_away_explains_the_callers_failing_health_che
         .counts(2, 2, 0)
         .task_definition(1024, &["DATABASE_URL", "PAYMENTS_QUEUE_URL"], &[])
         .deployment(
-            Deployment::primary(
-                43,
-                "FAILED",
-                "ECS deployment circuit breaker: tasks failed to start.",
-                deployed,
-            )
-            .counts(2, 0, 0)
-            .failed_tasks(2),
+            Deployment::circuit_broken(43, deployed)
+                .counts(2, 0, 0)
+                .failed_tasks(2),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(900)));
-    for at in [10, 6] {
-        payments = payments.event(
-            minutes_ago(at),
-            &format!("(service payments-api) (port 8080) is unhealthy in (target-group {TARGET_GROUP}) due to (reason Health checks failed with these codes: [503])."),
-        );
-    }
+    payments = payments.unhealthy_targets(&[10, 6], "Health checks failed with these codes: [503]");
     payments.serve(&incident.aws.stub);
     let first = minutes_ago(11);
     let lines = (0..20)

@@ -10,8 +10,6 @@ use crate::harness::ecs::{Deployment, EcsService};
 use crate::harness::*;
 use crate::support::postgres::PgCluster;
 
-const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_holding_a_lock_blocks_the_app_and_is_escalated() {
     let incident = Incident::begin(30).await;
@@ -65,22 +63,12 @@ async fn a_migration_holding_a_lock_blocks_the_app_and_is_escalated() {
         .counts(2, 2, 0)
         .task_definition(1024, &["DATABASE_URL"], &[])
         .deployment(
-            Deployment::primary(
-                43,
-                "FAILED",
-                "ECS deployment circuit breaker: tasks failed to start.",
-                deployed,
-            )
-            .counts(2, 0, 0)
-            .failed_tasks(2),
+            Deployment::circuit_broken(43, deployed)
+                .counts(2, 0, 0)
+                .failed_tasks(2),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(700)));
-    for at in [9, 6] {
-        ecs = ecs.event(
-            minutes_ago(at),
-            &format!("(service payments-api) (port 8080) is unhealthy in (target-group {TARGET_GROUP}) due to (reason Request timed out)."),
-        );
-    }
+    ecs = ecs.unhealthy_targets(&[9, 6], "Request timed out");
     ecs.serve(&incident.aws.stub);
     let first = minutes_ago(10);
     let mut lines = Vec::new();

@@ -6,12 +6,10 @@
 use fixpoint::diagnose::{ActionKind, RootCauseClass as Class};
 use fixpoint::skills::Status;
 
-use crate::harness::ecs::{Deployment, EcsService, Stopped};
+use crate::harness::ecs::{Deployment, EcsService, Stopped, TARGET_GROUP};
 use crate::harness::*;
 use crate::support::postgres::PgCluster;
 use crate::support::redis::RedisServer;
-
-const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_health_check_with_nothing_behind_it_is_the_services_own() {
@@ -27,14 +25,9 @@ async fn a_failing_health_check_with_nothing_behind_it_is_the_services_own() {
         .counts(2, 2, 0)
         .task_definition(1024, &["DATABASE_URL", "REDIS_URL"], &["STRIPE_KEY"])
         .deployment(
-            Deployment::primary(
-                43,
-                "FAILED",
-                "ECS deployment circuit breaker: tasks failed to start.",
-                deployed,
-            )
-            .counts(2, 0, 0)
-            .failed_tasks(3),
+            Deployment::circuit_broken(43, deployed)
+                .counts(2, 0, 0)
+                .failed_tasks(3),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(800)));
     let mut lines = Vec::new();

@@ -22,7 +22,7 @@ async fn an_image_that_cannot_be_pulled_names_the_image() {
         .image(IMAGE)
         .task_definition(1024, &["DATABASE_URL"], &["STRIPE_KEY"])
         .deployment(
-            Deployment::primary(43, "FAILED", "ECS deployment circuit breaker: tasks failed to start.", deployed)
+            Deployment::circuit_broken(43, deployed)
                 .counts(3, 0, 0)
                 .failed_tasks(3),
         )

@@ -23,14 +23,9 @@ async fn an_oom_in_the_caller_is_explained_by_the_consumer_that_broke_first() {
         .counts(2, 1, 0)
         .task_definition(1024, &["DATABASE_URL", "PAYMENTS_QUEUE_URL"], &[])
         .deployment(
-            Deployment::primary(
-                43,
-                "FAILED",
-                "ECS deployment circuit breaker: tasks failed to start.",
-                deployed,
-            )
-            .counts(2, 0, 0)
-            .failed_tasks(3),
+            Deployment::circuit_broken(43, deployed)
+                .counts(2, 0, 0)
+                .failed_tasks(3),
         )
         .deployment(Deployment::previous(42, 1, minutes_ago(900)))
         .stopped(Stopped::exited(minutes_ago(11), 137, Some(oom)))

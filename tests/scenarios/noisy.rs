@@ -11,8 +11,6 @@ use crate::harness::ecs::{Deployment, EcsService};
 use crate::harness::*;
 use crate::support::postgres::PgCluster;
 
-const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_degraded_nodes_the_one_the_service_points_at_wins_and_the_other_is_noise() {
     let incident = Incident::begin(30).await;
@@ -48,22 +46,12 @@ async fn of_two_degraded_nodes_the_one_the_service_points_at_wins_and_the_other_
         .counts(2, 2, 0)
         .task_definition(1024, &["DATABASE_URL", "DATABASE_POOL_SIZE"], &[])
         .deployment(
-            Deployment::primary(
-                43,
-                "FAILED",
-                "ECS deployment circuit breaker: tasks failed to start.",
-                deployed,
-            )
-            .counts(2, 0, 0)
-            .failed_tasks(2),
+            Deployment::circuit_broken(43, deployed)
+                .counts(2, 0, 0)
+                .failed_tasks(2),
         )
         .deployment(Deployment::previous(42, 2, minutes_ago(700)));
-    for at in [10, 7] {
-        ecs = ecs.event(
-            minutes_ago(at),
-            &format!("(service payments-api) (port 8080) is unhealthy in (target-group {TARGET_GROUP}) due to (reason Health checks failed with these codes: [503])."),
-        );
-    }
+    ecs = ecs.unhealthy_targets(&[10, 7], "Health checks failed with these codes: [503]");
     ecs.serve(&incident.aws.stub);
     let first = minutes_ago(11);
     let lines = (0..30)

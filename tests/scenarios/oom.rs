@@ -22,7 +22,7 @@ async fn tasks_killed_for_memory_are_oom_killed_in_the_service_itself() {
         .counts(3, 2, 0)
         .task_definition(512, &["DATABASE_URL", "SETTLEMENT_BUCKET"], &["STRIPE_KEY"])
         .deployment(
-            Deployment::primary(43, "FAILED", "ECS deployment circuit breaker: tasks failed to start.", deployed)
+            Deployment::circuit_broken(43, deployed)
                 .counts(3, 0, 0)
                 .failed_tasks(3),
         )

@@ -48,6 +48,16 @@ impl Deployment {
         }
     }
 
+    /// A rollout the deployment circuit breaker stopped because its tasks failed to start.
+    pub fn circuit_broken(revision: u32, at: DateTime<Utc>) -> Self {
+        Self::primary(
+            revision,
+            "FAILED",
+            "ECS deployment circuit breaker: tasks failed to start.",
+            at,
+        )
+    }
+
     /// The previous deployment, still serving while the new one rolls out.
     pub fn previous(revision: u32, running: u32, at: DateTime<Utc>) -> Self {
         Deployment {
@@ -119,7 +129,22 @@ pub struct EcsService {
     image: String,
 }
 
+/// The load balancer target group the payments-api service registers with.
+pub const TARGET_GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments-api-tg/6d0ecf831eec9f09";
+
 impl EcsService {
+    /// The events ECS records when the load balancer finds payments-api's targets unhealthy,
+    /// `minutes` ago each, with the balancer's `reason`.
+    pub fn unhealthy_targets(mut self, minutes: &[i64], reason: &str) -> Self {
+        for &at in minutes {
+            self = self.event(
+                super::minutes_ago(at),
+                &format!("(service payments-api) (port 8080) is unhealthy in (target-group {TARGET_GROUP}) due to (reason {reason})."),
+            );
+        }
+        self
+    }
+
     pub fn new(cluster: &str, name: &str) -> Self {
         EcsService {
             cluster: cluster.into(),
