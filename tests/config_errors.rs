@@ -182,6 +182,14 @@ fn each_misconfiguration_names_the_variable_and_the_fix_without_echoing_secrets(
             secret: vec!["hunter2".into(), "db.internal".into()],
         },
         Case {
+            incident: "DATABASE_URL is an in-memory database, which would lose acknowledged deliveries",
+            set: vec![("DATABASE_URL", "sqlite::memory:".into())],
+            unset: &[],
+            var: "DATABASE_URL",
+            fix: "sqlite:///data/fixpoint.sqlite",
+            secret: vec![],
+        },
+        Case {
             incident: "PUBLIC_URL carries basic-auth credentials",
             set: vec![(
                 "PUBLIC_URL",

@@ -155,6 +155,13 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
             "use sqlite://PATH (for example sqlite:///data/fixpoint.sqlite); only SQLite ships today",
         ));
     }
+    if database_url.contains(":memory:") || database_url.contains("mode=memory") {
+        return Err(err(
+            "DATABASE_URL",
+            "is an in-memory database, which a restart empties: a 202 promises GitHub the delivery is on disk".to_string(),
+            "use sqlite://PATH (for example sqlite:///data/fixpoint.sqlite)",
+        ));
+    }
     let github_api_url = url_var(vars, "GITHUB_API_URL", "https://api.github.com")?;
     let default_web = if github_api_url == "https://api.github.com" {
         "https://github.com".to_string()

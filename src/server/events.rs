@@ -75,6 +75,8 @@ struct Account {
 
 #[derive(Deserialize)]
 struct WorkflowRunEvent {
+    #[serde(default)]
+    action: Option<String>,
     repository: Repo,
     installation: Option<Installation>,
     workflow_run: WorkflowRun,
@@ -167,16 +169,27 @@ pub fn parse(event: &str, body: &[u8], app_id: AppId) -> Result<WebhookEvent, Pa
         let what = what.to_string();
         move |e: serde_json::Error| fail(format!("{what}: {e}"))
     };
-    let action = serde_json::from_slice::<Named>(body)
-        .map_err(de("not a JSON object"))?
-        .action
-        .unwrap_or_default();
+    let action_of = |body: &[u8]| -> Result<String, PayloadError> {
+        Ok(serde_json::from_slice::<Named>(body)
+            .map_err(de("not a JSON object"))?
+            .action
+            .unwrap_or_default())
+    };
+    if event == "workflow_run" {
+        // The busiest event (several a run, for every run of every installed repo), so
+        // the body is read once; only a payload that fails to parse is read again, to
+        // tell one we act on (an error) from one we ignore.
+        return match serde_json::from_slice::<WorkflowRunEvent>(body) {
+            Ok(e) if e.action.as_deref() == Some("completed") => workflow_run(e).map_err(fail),
+            Err(e) if action_of(body)? == "completed" => Err(de("workflow_run")(e)),
+            Ok(_) | Err(_) => Ok(WebhookEvent::Ignored {
+                reason: "action not acted on",
+            }),
+        };
+    }
+    let action = action_of(body)?;
     match (event, action.as_str()) {
         ("ping", _) => Ok(WebhookEvent::Ping),
-        ("workflow_run", "completed") => {
-            let e: WorkflowRunEvent = serde_json::from_slice(body).map_err(de("workflow_run"))?;
-            workflow_run(e).map_err(fail)
-        }
         ("issue_comment", "created") => {
             let e: IssueCommentEvent = serde_json::from_slice(body).map_err(de("issue_comment"))?;
             issue_comment(e, app_id).map_err(fail)
@@ -190,11 +203,9 @@ pub fn parse(event: &str, body: &[u8], app_id: AppId) -> Result<WebhookEvent, Pa
                 serde_json::from_slice(body).map_err(de("installation_repositories"))?;
             installation_repositories(e, action.as_str()).map_err(fail)
         }
-        ("workflow_run" | "issue_comment" | "installation_repositories", _) => {
-            Ok(WebhookEvent::Ignored {
-                reason: "action not acted on",
-            })
-        }
+        ("issue_comment" | "installation_repositories", _) => Ok(WebhookEvent::Ignored {
+            reason: "action not acted on",
+        }),
         _ => Ok(WebhookEvent::Ignored {
             reason: "event not acted on",
         }),

@@ -34,7 +34,8 @@ impl Metrics {
         *map.entry((event, outcome)).or_default() += 1;
     }
 
-    pub fn render(&self, queue: Option<QueueCounts>) -> String {
+    /// `commits`: (transactions, deliveries) of the delivery writer.
+    pub fn render(&self, queue: Option<QueueCounts>, commits: (u64, u64)) -> String {
         let mut out = String::new();
         out.push_str("# HELP fixpoint_webhooks_total Webhook deliveries by event and outcome.\n");
         out.push_str("# TYPE fixpoint_webhooks_total counter\n");
@@ -58,6 +59,11 @@ impl Metrics {
                 let _ = writeln!(out, "fixpoint_jobs{{state=\"{state}\"}} {n}");
             }
         }
+        let _ = writeln!(
+            out,
+            "# HELP fixpoint_delivery_commits_total Transactions that stored deliveries.\n# TYPE fixpoint_delivery_commits_total counter\nfixpoint_delivery_commits_total {}\n# HELP fixpoint_deliveries_committed_total Deliveries those transactions answered, duplicates included.\n# TYPE fixpoint_deliveries_committed_total counter\nfixpoint_deliveries_committed_total {}",
+            commits.0, commits.1
+        );
         let _ = writeln!(
             out,
             "# HELP fixpoint_store_up Whether the store answered this scrape.\n# TYPE fixpoint_store_up gauge\nfixpoint_store_up {}",

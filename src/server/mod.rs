@@ -22,6 +22,7 @@ use crate::config::ServerConfig;
 use crate::github::GitHubApp;
 use crate::ids::AppId;
 use crate::store::Store;
+use crate::store::deliveries::DeliveryWriter;
 use crate::worker::WorkerPool;
 use metrics::Metrics;
 
@@ -32,7 +33,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub webhook_secrets: Arc<[SecretString]>,
     pub app_id: AppId,
-    pub max_attempts: u32,
+    /// Stores deliveries with group commit (see `store::deliveries`).
+    pub deliveries: DeliveryWriter,
     /// Wakes an idle worker as soon as a job is stored, instead of waiting for its poll.
     pub jobs_ready: Arc<Notify>,
 }
@@ -48,7 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/webhooks", post(webhook::receive))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz_for))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
         .with_state(state)
 }
@@ -58,6 +60,17 @@ async fn index(State(s): State<AppState>) -> String {
         "Fixpoint is running as GitHub App {}. Webhooks: POST /webhooks. Health: /healthz, /readyz. Metrics: /metrics.\n",
         s.app_id
     )
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if !s.deliveries.is_running() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the delivery writer has stopped: restart Fixpoint (its log says why)",
+        )
+            .into_response();
+    }
+    readyz_for(State(s.store)).await
 }
 
 pub(crate) async fn readyz_for(State(store): State<Store>) -> Response {
@@ -71,7 +84,7 @@ async fn metrics_handler(State(s): State<AppState>) -> Response {
     let queue = s.store.queue_counts().await.ok();
     (
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-        s.metrics.render(queue),
+        s.metrics.render(queue, s.deliveries.stats().read()),
     )
         .into_response()
 }
@@ -150,7 +163,7 @@ pub async fn run_app_with(
         metrics: Arc::default(),
         webhook_secrets: creds.webhook_secrets.clone().into(),
         app_id: creds.app_id,
-        max_attempts: config.max_attempts,
+        deliveries: store.delivery_writer(config.max_attempts)?,
         jobs_ready: Arc::default(),
     };
     let pool = WorkerPool {

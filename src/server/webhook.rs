@@ -215,11 +215,7 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
         action: Some(action.to_string()),
         repo,
     };
-    match state
-        .store
-        .ingest(delivery, effect, state.max_attempts)
-        .await
-    {
+    match state.deliveries.ingest(delivery, effect).await {
         Ok(Ingested::Accepted { job_id }) => {
             state.metrics.webhook(&hook.event, "accepted");
             if job_id.is_some() {
@@ -237,6 +233,7 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
         }
         Err(e) => {
             // Not stored: a 5xx makes GitHub count the delivery as failed so it can be redelivered.
+            state.metrics.webhook(&hook.event, "failed");
             tracing::error!(error = format!("{e:#}"), "cannot store webhook");
             (
                 StatusCode::SERVICE_UNAVAILABLE,

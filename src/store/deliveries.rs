@@ -1,12 +1,38 @@
-//! Recording a verified delivery and its effect in one transaction, so that a
-//! delivery acknowledged with 202 is always durably stored, and a delivery seen
-//! twice (a redelivery, or two concurrent requests) has its effect once.
+//! Recording verified deliveries and their effects, so that a delivery acknowledged
+//! with 202 is always durably stored, and a delivery seen twice (a redelivery, or two
+//! concurrent requests, even inside one batch) has its effect once.
+//!
+//! One writer thread per store does all of it, on a connection of its own (group
+//! commit): every delivery waiting when the writer is free goes into one
+//! `BEGIN IMMEDIATE` transaction, and each waiting request is answered after that
+//! commit. Why a thread: SQLite has one write lock, and a transaction per request from
+//! a connection pool makes requests race for it (the losers sleep in SQLite's busy
+//! handler), while sqlx hops to its connection thread for every statement, a thread
+//! wake-up each. Here a batch costs one wake-up. A request that goes away (a client
+//! hanging up) cannot cancel the writer's transaction either: once queued, its delivery
+//! is committed.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
 
 use super::installations::{self, InstallationChange};
-use super::jobs::{self, NewJob};
+use super::jobs::NewJob;
 use super::{Store, now_ms};
+
+/// Most deliveries in one transaction, so one commit's latency stays bounded.
+const MAX_BATCH: usize = 256;
+
+/// Deliveries waiting for the writer before requests wait to queue (backpressure).
+const QUEUE: usize = 4096;
+
+/// Least time between two checkpoints while deliveries keep coming.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// What storing a delivery should do besides remembering it.
 #[derive(Debug, Clone)]
@@ -17,7 +43,7 @@ pub enum Effect {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
-    /// Stored for the first time; `job_id` when it queued (or joined) a job.
+    /// Stored for the first time; `job_id` when it queued a job.
     Accepted { job_id: Option<i64> },
     /// The same delivery GUID was stored before: nothing done.
     DuplicateDelivery,
@@ -33,70 +59,269 @@ pub struct Delivery {
     pub repo: Option<String>,
 }
 
-impl Store {
-    /// Runs to completion even if the caller goes away (a client hanging up on the
-    /// webhook): see `super::detached`.
-    pub async fn ingest(
-        &self,
-        delivery: Delivery,
-        effect: Effect,
-        max_attempts: u32,
-    ) -> anyhow::Result<Ingested> {
-        let store = self.clone();
-        super::detached(async move { store.ingest_now(&delivery, &effect, max_attempts).await })
-            .await
+struct Pending {
+    delivery: Delivery,
+    effect: Effect,
+    reply: oneshot::Sender<Result<Ingested, String>>,
+}
+
+/// The handle requests use to store a delivery; clones share one writer, which stops
+/// once the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct DeliveryWriter {
+    queue: mpsc::Sender<Pending>,
+    stats: Arc<Stats>,
+}
+
+/// How well deliveries are grouped: `/metrics` shows both, so deliveries per commit
+/// can be watched under load.
+#[derive(Debug, Default)]
+pub struct Stats {
+    commits: AtomicU64,
+    deliveries: AtomicU64,
+}
+
+impl Stats {
+    /// (transactions committed, deliveries they answered) since the writer started.
+    pub fn read(&self) -> (u64, u64) {
+        (
+            self.commits.load(Ordering::Relaxed),
+            self.deliveries.load(Ordering::Relaxed),
+        )
     }
 
-    async fn ingest_now(
-        &self,
-        delivery: &Delivery,
-        effect: &Effect,
-        max_attempts: u32,
-    ) -> anyhow::Result<Ingested> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .context("cannot start a transaction")?;
-        let fresh = sqlx::query(
-            "INSERT INTO deliveries (delivery_id, event, action, repo, outcome, received_at)
-             VALUES (?, ?, ?, ?, 'accepted', ?) ON CONFLICT (delivery_id) DO NOTHING",
-        )
-        .bind(&delivery.delivery_id)
-        .bind(&delivery.event)
-        .bind(&delivery.action)
-        .bind(&delivery.repo)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await
-        .context("cannot record the delivery")?;
-        if fresh.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(Ingested::DuplicateDelivery);
-        }
-        let outcome = match effect {
-            Effect::Job(job) => {
-                let (job_id, created) = jobs::insert(&mut tx, job, max_attempts).await?;
-                sqlx::query("UPDATE deliveries SET job_id = ?, outcome = ? WHERE delivery_id = ?")
-                    .bind(job_id)
-                    .bind(if created { "accepted" } else { "duplicate" })
-                    .bind(&delivery.delivery_id)
-                    .execute(&mut *tx)
-                    .await?;
-                if created {
-                    Ingested::Accepted {
-                        job_id: Some(job_id),
-                    }
-                } else {
-                    Ingested::DuplicateJob { job_id }
-                }
-            }
-            Effect::Installation(change) => {
-                installations::apply(&mut tx, change).await?;
-                Ingested::Accepted { job_id: None }
-            }
-        };
-        tx.commit().await.context("cannot commit the delivery")?;
-        Ok(outcome)
+    fn committed(&self, deliveries: usize) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.deliveries
+            .fetch_add(deliveries as u64, Ordering::Relaxed);
     }
+}
+
+impl Store {
+    /// Opens the writer's connection and starts its thread.
+    pub fn delivery_writer(&self, max_attempts: u32) -> anyhow::Result<DeliveryWriter> {
+        let conn = open(&self.file)?;
+        // SQLite checkpoints in the connection that commits, once the WAL passes 1000
+        // pages: copying pages back and an fsync, which would stall every waiting
+        // request. The checkpointer thread does that instead.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = open(&self.file)?;
+        let (committed, wake) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("wal-checkpointer".into())
+            .spawn(move || checkpoint_loop(&checkpointer, &wake))
+            .context("cannot start the checkpointer thread")?;
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::<Stats>::default();
+        let writer = Writer {
+            conn,
+            max_attempts,
+            stats: stats.clone(),
+            committed,
+        };
+        std::thread::Builder::new()
+            .name("delivery-writer".into())
+            .spawn(move || writer.run(rx))
+            .context("cannot start the delivery writer thread")?;
+        Ok(DeliveryWriter { queue, stats })
+    }
+}
+
+/// After commits, at most every `CHECKPOINT_EVERY`: a PASSIVE checkpoint copies what no
+/// reader still needs into the database file and never blocks the writer; SQLite then
+/// starts the WAL over, so it stays short. Ends with a last checkpoint when the writer has.
+fn checkpoint_loop(conn: &Connection, wake: &std::sync::mpsc::Receiver<()>) {
+    while wake.recv().is_ok() {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; trying again after the next commit");
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
+    }
+    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+}
+
+/// The same settings as the pool's connections (`Store::connect`).
+fn open(file: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(file)
+        .with_context(|| format!("cannot open the database at `{}`", file.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL is durable across process crashes in WAL mode: see `Store::connect`.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+impl DeliveryWriter {
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// False once the writer thread has ended; every delivery would then get a 503.
+    pub fn is_running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
+    /// Stores the delivery and its effect; returns once they are committed.
+    pub async fn ingest(&self, delivery: Delivery, effect: Effect) -> anyhow::Result<Ingested> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            delivery,
+            effect,
+            reply,
+        };
+        self.queue
+            .send(pending)
+            .await
+            .map_err(|_| anyhow::anyhow!("the delivery writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the delivery writer stopped before committing"))?
+            .map_err(anyhow::Error::msg)
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    max_attempts: u32,
+    stats: Arc<Stats>,
+    /// Wakes the checkpointer; a full channel means it is already awake.
+    committed: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
+            let outcomes = match self.commit(&batch) {
+                Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                Err(e) if batch.len() > 1 => {
+                    // One delivery the database refuses must not fail the ones beside
+                    // it: the batch was rolled back whole, so each is tried alone.
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        size = batch.len(),
+                        "a batch of deliveries failed; storing each alone"
+                    );
+                    batch
+                        .iter()
+                        .map(|pending| self.commit_one(pending))
+                        .collect()
+                }
+                Err(e) => vec![Err(format!("{e:#}"))],
+            };
+            for (pending, outcome) in batch.drain(..).zip(outcomes) {
+                // The request may have gone away; its delivery is stored all the same.
+                let _ = pending.reply.send(outcome);
+            }
+        }
+    }
+
+    fn commit_one(&mut self, pending: &Pending) -> Result<Ingested, String> {
+        match self.commit(std::slice::from_ref(pending)) {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .next()
+                .ok_or_else(|| "no outcome".into()),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), delivery = %pending.delivery.delivery_id, "cannot store the delivery");
+                Err(format!("{e:#}"))
+            }
+        }
+    }
+
+    /// One transaction for the batch; outcomes in the batch's order.
+    fn commit(&mut self, batch: &[Pending]) -> anyhow::Result<Vec<Ingested>> {
+        let now = now_ms();
+        let max_attempts = i64::from(self.max_attempts);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("cannot start a transaction")?;
+        let outcomes = batch
+            .iter()
+            .map(|pending| store_one(&tx, pending, max_attempts, now))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        tx.commit().context("cannot commit the deliveries")?;
+        self.stats.committed(batch.len());
+        let _ = self.committed.try_send(());
+        Ok(outcomes)
+    }
+}
+
+fn store_one(
+    conn: &Connection,
+    pending: &Pending,
+    max_attempts: i64,
+    now: i64,
+) -> anyhow::Result<Ingested> {
+    let delivery = &pending.delivery;
+    let known = conn
+        .prepare_cached("SELECT 1 FROM deliveries WHERE delivery_id = ?")?
+        .exists([&delivery.delivery_id])?;
+    if known {
+        return Ok(Ingested::DuplicateDelivery);
+    }
+    let outcome = match &pending.effect {
+        Effect::Job(job) => queue_job(conn, job, max_attempts, now)?,
+        Effect::Installation(change) => {
+            installations::apply(conn, change, now)?;
+            Ingested::Accepted { job_id: None }
+        }
+    };
+    let (label, job_id) = match outcome {
+        Ingested::Accepted { job_id } => ("accepted", job_id),
+        Ingested::DuplicateJob { job_id } => ("duplicate", Some(job_id)),
+        Ingested::DuplicateDelivery => ("duplicate", None),
+    };
+    conn.prepare_cached(
+        "INSERT INTO deliveries (delivery_id, event, action, repo, outcome, job_id, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        delivery.delivery_id,
+        delivery.event,
+        delivery.action,
+        delivery.repo,
+        label,
+        job_id,
+        now
+    ])
+    .context("cannot record the delivery")?;
+    Ok(outcome)
+}
+
+/// Queues the job, or finds the one already queued under its dedupe key.
+fn queue_job(
+    conn: &Connection,
+    job: &NewJob,
+    max_attempts: i64,
+    now: i64,
+) -> anyhow::Result<Ingested> {
+    let inserted: Option<i64> = conn
+        .prepare_cached(
+            "INSERT INTO jobs (kind, dedupe_key, payload, max_attempts, run_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)
+             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )?
+        .query_row(
+            params![
+                job.kind.as_str(),
+                job.dedupe_key,
+                job.payload.to_string(),
+                max_attempts,
+                now
+            ],
+            |row| row.get(0),
+        )
+        .optional()
+        .context("cannot insert the job")?;
+    if let Some(id) = inserted {
+        return Ok(Ingested::Accepted { job_id: Some(id) });
+    }
+    let id = conn
+        .prepare_cached("SELECT id FROM jobs WHERE dedupe_key = ?")?
+        .query_row([&job.dedupe_key], |row| row.get(0))
+        .context("cannot find the queued job")?;
+    Ok(Ingested::DuplicateJob { job_id: id })
 }

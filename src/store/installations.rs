@@ -1,9 +1,9 @@
 //! Which accounts and repositories the App is installed on, kept from the
 //! `installation` and `installation_repositories` events.
 
-use sqlx::SqliteConnection;
+use rusqlite::params;
 
-use super::{Store, now_ms};
+use super::Store;
 use crate::ids::{InstallationId, RepoName};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +31,11 @@ pub enum InstallationChange {
     },
 }
 
-pub(crate) async fn apply(
-    conn: &mut SqliteConnection,
+/// Applies the change inside the delivery writer's transaction (`super::deliveries`).
+pub(crate) fn apply(
+    conn: &rusqlite::Connection,
     change: &InstallationChange,
+    now: i64,
 ) -> anyhow::Result<()> {
     let (id, account, state) = match change {
         InstallationChange::Active { id, account, .. }
@@ -41,17 +43,13 @@ pub(crate) async fn apply(
         InstallationChange::Suspended { id, account } => (id, account, "suspended"),
         InstallationChange::Deleted { id, account } => (id, account, "deleted"),
     };
-    sqlx::query(
+    let id = id.0 as i64;
+    conn.prepare_cached(
         "INSERT INTO installations (installation_id, account, state, updated_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (installation_id) DO UPDATE SET account = excluded.account,
            state = excluded.state, updated_at = excluded.updated_at",
-    )
-    .bind(id.0 as i64)
-    .bind(account)
-    .bind(state)
-    .bind(now_ms())
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![id, account, state, now])?;
     let (replace, added, removed): (bool, &[RepoName], &[RepoName]) = match change {
         InstallationChange::Active {
             repos: Some(repos), ..
@@ -61,26 +59,20 @@ pub(crate) async fn apply(
         _ => (false, &[], &[]),
     };
     if replace {
-        sqlx::query("DELETE FROM installation_repos WHERE installation_id = ?")
-            .bind(id.0 as i64)
-            .execute(&mut *conn)
-            .await?;
+        conn.prepare_cached("DELETE FROM installation_repos WHERE installation_id = ?")?
+            .execute([id])?;
     }
     for repo in added {
-        sqlx::query(
+        conn.prepare_cached(
             "INSERT OR IGNORE INTO installation_repos (installation_id, repo) VALUES (?, ?)",
-        )
-        .bind(id.0 as i64)
-        .bind(repo.to_string())
-        .execute(&mut *conn)
-        .await?;
+        )?
+        .execute(params![id, repo.to_string()])?;
     }
     for repo in removed {
-        sqlx::query("DELETE FROM installation_repos WHERE installation_id = ? AND repo = ?")
-            .bind(id.0 as i64)
-            .bind(repo.to_string())
-            .execute(&mut *conn)
-            .await?;
+        conn.prepare_cached(
+            "DELETE FROM installation_repos WHERE installation_id = ? AND repo = ?",
+        )?
+        .execute(params![id, repo.to_string()])?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Serialize, de::DeserializeOwned};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 use super::{Store, now_ms};
 
@@ -62,40 +62,6 @@ pub struct QueueCounts {
     pub failed: i64,
     pub dead: i64,
     pub done: i64,
-}
-
-/// Inserts a job inside the caller's transaction; returns `(id, created)`.
-pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
-    job: &NewJob,
-    max_attempts: u32,
-) -> anyhow::Result<(i64, bool)> {
-    let now = now_ms();
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO jobs (kind, dedupe_key, payload, max_attempts, run_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (dedupe_key) DO NOTHING
-         RETURNING id",
-    )
-    .bind(job.kind.as_str())
-    .bind(&job.dedupe_key)
-    .bind(job.payload.to_string())
-    .bind(max_attempts as i64)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("cannot insert the job")?;
-    if let Some(id) = inserted {
-        return Ok((id, true));
-    }
-    let id = sqlx::query_scalar("SELECT id FROM jobs WHERE dedupe_key = ?")
-        .bind(&job.dedupe_key)
-        .fetch_one(&mut *conn)
-        .await
-        .context("cannot find the existing job")?;
-    Ok((id, false))
 }
 
 /// Exponential backoff for a failed attempt: 2 s, 4 s, 8 s … capped at 10 minutes.

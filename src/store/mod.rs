@@ -1,12 +1,14 @@
-//! Durable state in SQLite through sqlx: deliveries, the job queue with leases,
-//! installations and investigations. Every SQL statement lives below this module,
-//! which is the seam a Postgres backend would slot in behind.
+//! Durable state in SQLite: deliveries, the job queue with leases, installations and
+//! investigations. Through sqlx, except the delivery writer, which has a connection
+//! and a thread of its own (`deliveries`). Every SQL statement lives below this
+//! module, which is the seam a Postgres backend would slot in behind.
 
 pub mod deliveries;
 pub mod installations;
 pub mod investigations;
 pub mod jobs;
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,11 +23,18 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The database file, for the delivery writer's own connection.
+    file: PathBuf,
 }
 
 impl Store {
     /// Opens (creating if needed) the database and applies the embedded migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // The delivery writer opens the file a second time (`deliveries`); an in-memory
+        // database would be a different one there (config refuses it for the App).
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            anyhow::bail!("`{url}` is in memory: the store needs a database file");
+        }
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("DATABASE_URL `{url}` is not a SQLite URL"))?
             .create_if_missing(true)
@@ -37,25 +46,18 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            // A local file cannot drop a connection: pinging each one before use only
+            // adds a round trip to its thread.
+            .test_before_acquire(false)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open the database at `{url}`"))?;
         MIGRATOR
             .run(&pool)
             .await
             .context("cannot apply the database migrations")?;
-        Ok(Self { pool })
-    }
-
-    /// A fresh in-memory database, for tests and one-shot commands.
-    pub async fn in_memory() -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let file = options.get_filename().to_path_buf();
+        Ok(Self { pool, file })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -78,7 +80,7 @@ impl Store {
 }
 
 /// Runs a store transaction in its own task, so it finishes even when the caller's future
-/// is dropped (a webhook client hanging up, a worker losing its lease). A SQLite
+/// is dropped (a worker losing its lease, a shutdown). A SQLite
 /// transaction cancelled midway can go back to sqlx's pool still inside
 /// `BEGIN IMMEDIATE`, holding the write lock, and every later write then fails.
 async fn detached<T: Send + 'static>(
