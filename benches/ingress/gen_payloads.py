@@ -12,8 +12,14 @@ leaves at "queued") and `installation: {"id": 1}`. The example's
 run id is replaced everywhere it occurs (the id and the run URLs), so every body is
 what GitHub would send for a different run. JSON is compact, as GitHub sends it.
 
-Usage: gen_payloads.py EXAMPLES_INDEX_JSON SECRET FIRST_RUN_ID COUNT OUT [OUT ...]
+Usage: gen_payloads.py [--http] EXAMPLES_INDEX_JSON SECRET FIRST_RUN_ID COUNT OUT [OUT ...]
 Lines are dealt round-robin into the OUT files (one per load-generator thread).
+
+With --http each delivery is written instead as the whole HTTP request wrk sends
+(`POST /webhooks` with GitHub's headers), after its length as 9 digits and a newline.
+deliveries.lua then only reads and sends: building a 17 kB request in Lua costs the
+load generator about as much CPU as the request costs a server, and it shares the
+server's cores.
 """
 import hashlib
 import hmac
@@ -38,18 +44,41 @@ def template(index_path):
     return body, run_id
 
 
+def http_request(guid, sig, body):
+    head = (
+        "POST /webhooks HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\n"
+        "User-Agent: GitHub-Hookshot/bench\r\n"
+        "X-GitHub-Event: workflow_run\r\n"
+        f"X-GitHub-Delivery: {guid}\r\n"
+        f"X-Hub-Signature-256: sha256={sig}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    request = head + body
+    return f"{len(request):09d}\n".encode() + request
+
+
 def main():
-    if len(sys.argv) < 6:
+    args = sys.argv[1:]
+    http = args[:1] == ["--http"]
+    if http:
+        args = args[1:]
+    if len(args) < 5:
         sys.exit(__doc__)
-    index_path, secret, first, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    outs = [open(p, "wb") for p in sys.argv[5:]]
+    index_path, secret, first, count = args[0], args[1], int(args[2]), int(args[3])
+    outs = [open(p, "wb") for p in args[4:]]
     body, run_id = template(index_path)
     key = secret.encode()
     for i in range(count):
         b = body.replace(run_id, str(first + i)).encode()
         sig = hmac.new(key, b, hashlib.sha256).hexdigest()
-        line = f"{uuid.uuid4()}\tsha256={sig}\t".encode() + b + b"\n"
-        outs[i % len(outs)].write(line)
+        guid = uuid.uuid4()
+        if http:
+            record = http_request(guid, sig, b)
+        else:
+            record = f"{guid}\tsha256={sig}\t".encode() + b + b"\n"
+        outs[i % len(outs)].write(record)
     for f in outs:
         f.close()
 

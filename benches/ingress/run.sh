@@ -87,10 +87,10 @@ gen 1100000000 5 "$WORK/after.1"
 gen 2000000000 "$WARM_N" "$WORK/warm.1"
 max_files=()
 for t in $(seq 1 "$THREADS"); do max_files+=("$WORK/max.$t"); done
-gen 3000000000 "$DELIVERIES" "${max_files[@]}"
+gen --http 3000000000 "$DELIVERIES" "${max_files[@]}"
 gen 4000000000 $((RATE * WARMUP)) "$WORK/ratewarm.1"
 gen 5000000000 $((RATE * RATE_SECS)) "$WORK/rate.1"
-BODY_BYTES=$(head -n1 "$WORK/max.1" | cut -f3 | tr -d '\n' | wc -c)
+BODY_BYTES=$(head -n1 "$WORK/smoke.1" | cut -f3 | tr -d '\n' | wc -c)
 PROBOT_VERSION=$(node -p "require('$NODE_MODULES/probot/package.json').version")
 
 # ---------------------------------------------------------------- servers

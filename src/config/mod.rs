@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub workers: usize,
     pub job_lease: Duration,
     pub max_attempts: u32,
+    /// The WAL size at which the delivery writer starts it over under sustained load.
+    pub wal_restart_mib: u64,
     /// What the workers need besides the store and GitHub.
     pub settings: Settings,
     /// `None` until the App is registered: the server then serves the setup page.
@@ -194,6 +196,12 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
         "seconds, such as 60",
     )?;
     let max_attempts = parse_num(vars, "FIXPOINT_MAX_ATTEMPTS", 5u32, "a count such as 5")?;
+    let wal_restart_mib = parse_num(
+        vars,
+        "FIXPOINT_WAL_RESTART_MIB",
+        128u64,
+        "mebibytes, such as 128",
+    )?;
     Ok(ServerConfig {
         port,
         database_url,
@@ -204,6 +212,7 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
         workers,
         job_lease: Duration::from_secs(lease.max(1)),
         max_attempts: max_attempts.max(1),
+        wal_restart_mib: wal_restart_mib.max(1),
         settings: Settings::from_vars(vars)?,
         app: app_credentials(vars)?,
     })

@@ -163,7 +163,7 @@ pub async fn run_app_with(
         metrics: Arc::default(),
         webhook_secrets: creds.webhook_secrets.clone().into(),
         app_id: creds.app_id,
-        deliveries: store.delivery_writer(config.max_attempts)?,
+        deliveries: store.delivery_writer(config.max_attempts, config.wal_restart_mib)?,
         jobs_ready: Arc::default(),
     };
     let pool = WorkerPool {

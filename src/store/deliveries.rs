@@ -14,7 +14,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -33,6 +33,9 @@ const QUEUE: usize = 4096;
 
 /// Least time between two checkpoints while deliveries keep coming.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// A WAL frame: a page (SQLite's default 4 KiB) and its 24-byte header.
+const FRAME_BYTES: u64 = 4096 + 24;
 
 /// What storing a delivery should do besides remembering it.
 #[derive(Debug, Clone)]
@@ -99,7 +102,15 @@ impl Stats {
 
 impl Store {
     /// Opens the writer's connection and starts its thread.
-    pub fn delivery_writer(&self, max_attempts: u32) -> anyhow::Result<DeliveryWriter> {
+    /// `wal_restart_mib`: the WAL size at which the writer starts it over under sustained
+    /// load. Each restart stalls the writer for a copy and two fsyncs (tens of ms on a
+    /// slow disk), so it is large; it bounds the disk the WAL takes.
+    pub fn delivery_writer(
+        &self,
+        max_attempts: u32,
+        wal_restart_mib: u64,
+    ) -> anyhow::Result<DeliveryWriter> {
+        let restart_after = (wal_restart_mib * 1024 * 1024 / FRAME_BYTES).max(1) as i64;
         let conn = open(&self.file)?;
         // SQLite checkpoints in the connection that commits, once the WAL passes 1000
         // pages: copying pages back and an fsync, which would stall every waiting
@@ -107,9 +118,11 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = open(&self.file)?;
         let (committed, wake) = std::sync::mpsc::sync_channel(1);
+        let restart_wal = Arc::new(AtomicBool::new(false));
+        let restart = restart_wal.clone();
         std::thread::Builder::new()
             .name("wal-checkpointer".into())
-            .spawn(move || checkpoint_loop(&checkpointer, &wake))
+            .spawn(move || checkpoint_loop(&checkpointer, &wake, &restart, restart_after))
             .context("cannot start the checkpointer thread")?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let stats = Arc::<Stats>::default();
@@ -118,6 +131,7 @@ impl Store {
             max_attempts,
             stats: stats.clone(),
             committed,
+            restart_wal,
         };
         std::thread::Builder::new()
             .name("delivery-writer".into())
@@ -128,16 +142,37 @@ impl Store {
 }
 
 /// After commits, at most every `CHECKPOINT_EVERY`: a PASSIVE checkpoint copies what no
-/// reader still needs into the database file and never blocks the writer; SQLite then
-/// starts the WAL over, so it stays short. Ends with a last checkpoint when the writer has.
-fn checkpoint_loop(conn: &Connection, wake: &std::sync::mpsc::Receiver<()>) {
+/// reader still needs into the database file and never blocks the writer. Under steady
+/// load it never catches up with the writer, and SQLite starts the WAL over only once a
+/// checkpoint has caught up: past `restart_after` frames the writer is asked to restart
+/// it between two batches (`Writer::restart_wal`), which costs it only the frames this
+/// pass has not copied yet. Past half of that, passes run back to back, so the WAL
+/// overshoots by one pass at most. Ends with a last checkpoint once the writer has.
+fn checkpoint_loop(
+    conn: &Connection,
+    wake: &std::sync::mpsc::Receiver<()>,
+    restart: &AtomicBool,
+    restart_after: i64,
+) {
     while wake.recv().is_ok() {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed; trying again after the next commit");
+        match checkpoint(conn, "PASSIVE") {
+            Ok(frames) if frames >= restart_after => restart.store(true, Ordering::Relaxed),
+            Ok(frames) if frames >= restart_after / 2 => continue,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; trying again after the next commit")
+            }
         }
         std::thread::sleep(CHECKPOINT_EVERY);
     }
-    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    let _ = checkpoint(conn, "PASSIVE");
+}
+
+/// Runs a checkpoint; returns the frames in the WAL.
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        row.get(1)
+    })
 }
 
 /// The same settings as the pool's connections (`Store::connect`).
@@ -187,6 +222,8 @@ struct Writer {
     stats: Arc<Stats>,
     /// Wakes the checkpointer; a full channel means it is already awake.
     committed: std::sync::mpsc::SyncSender<()>,
+    /// Set by the checkpointer when the WAL has grown long (`checkpoint_loop`).
+    restart_wal: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -213,6 +250,20 @@ impl Writer {
             for (pending, outcome) in batch.drain(..).zip(outcomes) {
                 // The request may have gone away; its delivery is stored all the same.
                 let _ = pending.reply.send(outcome);
+            }
+            if self.restart_wal.swap(false, Ordering::Relaxed) {
+                self.restart_wal();
+            }
+        }
+    }
+
+    /// Between batches, so no request waits on it: copies the frames the checkpointer
+    /// has not, and has the next transaction write the WAL from its start again.
+    fn restart_wal(&self) {
+        match checkpoint(&self.conn, "RESTART") {
+            Ok(_) => tracing::debug!("WAL restarted"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot restart the WAL; it keeps growing until a later try")
             }
         }
     }

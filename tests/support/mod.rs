@@ -64,6 +64,7 @@ pub fn config_for(github: &FakeGitHub, dir: &std::path::Path) -> ServerConfig {
         workers: 2,
         job_lease: Duration::from_secs(30),
         max_attempts: 3,
+        wal_restart_mib: 128,
         settings: Default::default(),
         app: Some(AppCredentials {
             app_id: AppId(github.app_id()),
