@@ -12,11 +12,12 @@ leaves at "queued") and `installation: {"id": 1}`. The example's
 run id is replaced everywhere it occurs (the id and the run URLs), so every body is
 what GitHub would send for a different run. JSON is compact, as GitHub sends it.
 
-Usage: gen_payloads.py [--http] EXAMPLES_INDEX_JSON SECRET FIRST_RUN_ID COUNT OUT [OUT ...]
+Usage: gen_payloads.py EXAMPLES_INDEX_JSON SECRET FIRST_RUN_ID COUNT OUT [OUT ...]
 Lines are dealt round-robin into the OUT files (one per load-generator thread).
 
-With --http each delivery is written instead as the whole HTTP request wrk sends
-(`POST /webhooks` with GitHub's headers), after its length as 9 digits and a newline.
+Option --http (anywhere on the line): each delivery is written instead as the whole
+HTTP request wrk sends (`POST /webhooks` with GitHub's headers), after its length as 9
+digits and a newline.
 deliveries.lua then only reads and sends: building a 17 kB request in Lua costs the
 load generator about as much CPU as the request costs a server, and it shares the
 server's cores.
@@ -60,10 +61,8 @@ def http_request(guid, sig, body):
 
 
 def main():
-    args = sys.argv[1:]
-    http = args[:1] == ["--http"]
-    if http:
-        args = args[1:]
+    http = "--http" in sys.argv[1:]
+    args = [a for a in sys.argv[1:] if a != "--http"]
     if len(args) < 5:
         sys.exit(__doc__)
     index_path, secret, first, count = args[0], args[1], int(args[2]), int(args[3])

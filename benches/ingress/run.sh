@@ -7,7 +7,7 @@
 # Knobs (environment): CONNS=32 DURATION=20 THREADS=2 (wrk, max-throughput phase),
 # RATE=500 RATE_SECS=20 RATE_CONNS=16 (fixed-rate phase), WARMUP=3 WARM_RATE=1000
 # (seconds and req/s of the warm-up before each measurement), ROUNDS=2 (each round runs
-# every phase on both servers, alternating), DELIVERIES=200000 (unique
+# every phase on both servers, alternating), DELIVERIES=300000 (unique
 # deliveries for the wrk phase; must exceed what the faster server answers in DURATION
 # seconds, or the `wrapped` count turns non-zero), FIXPOINT_PORT=38081,
 # PROBOT_PORT=38082, SKIP_BUILD=1 (use target/release/fixpoint as it is),
@@ -25,7 +25,7 @@ RATE_CONNS=${RATE_CONNS:-16}
 WARMUP=${WARMUP:-3}
 WARM_RATE=${WARM_RATE:-1000}
 ROUNDS=${ROUNDS:-2}
-DELIVERIES=${DELIVERIES:-200000}
+DELIVERIES=${DELIVERIES:-300000}
 FIXPOINT_PORT=${FIXPOINT_PORT:-38081}
 PROBOT_PORT=${PROBOT_PORT:-38082}
 NODE_MODULES="$ROOT/tests/node/node_modules"
