@@ -491,6 +491,9 @@ async fn health_readiness_and_metrics_answer() {
         "fixpoint_jobs{state=\"running\"}",
         "fixpoint_jobs{state=\"failed\"}",
         "fixpoint_jobs{state=\"dead\"}",
+        // One delivery, so one commit of one.
+        "fixpoint_delivery_commits_total 1",
+        "fixpoint_deliveries_committed_total 1",
     ] {
         assert!(text.contains(line), "missing `{line}` in\n{text}");
     }

@@ -31,6 +31,12 @@ const MAX_BATCH: usize = 256;
 /// Deliveries waiting for the writer before requests wait to queue (backpressure).
 const QUEUE: usize = 4096;
 
+/// How long a statement waits for SQLite's write lock, as the pool's connections do.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a WAL restart waits for readers to leave the WAL before it is put off.
+const RESTART_WAIT: Duration = Duration::from_millis(250);
+
 /// Least time between two checkpoints while deliveries keep coming.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
@@ -101,7 +107,8 @@ impl Stats {
 }
 
 impl Store {
-    /// Opens the writer's connection and starts its thread.
+    /// Opens the writer's and the checkpointer's connections and starts their threads.
+    ///
     /// `wal_restart_mib`: the WAL size at which the writer starts it over under sustained
     /// load. Each restart stalls the writer for a copy and two fsyncs (tens of ms on a
     /// slow disk), so it is large; it bounds the disk the WAL takes.
@@ -155,7 +162,7 @@ fn checkpoint_loop(
     restart_after: i64,
 ) {
     while wake.recv().is_ok() {
-        match checkpoint(conn, "PASSIVE") {
+        match passive_checkpoint(conn) {
             Ok(frames) if frames >= restart_after => restart.store(true, Ordering::Relaxed),
             Ok(frames) if frames >= restart_after / 2 => continue,
             Ok(_) => {}
@@ -165,21 +172,19 @@ fn checkpoint_loop(
         }
         std::thread::sleep(CHECKPOINT_EVERY);
     }
-    let _ = checkpoint(conn, "PASSIVE");
+    let _ = passive_checkpoint(conn);
 }
 
-/// Runs a checkpoint; returns the frames in the WAL.
-fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-        row.get(1)
-    })
+/// Returns the frames in the WAL.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }
 
 /// The same settings as the pool's connections (`Store::connect`).
 fn open(file: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(file)
         .with_context(|| format!("cannot open the database at `{}`", file.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // NORMAL is durable across process crashes in WAL mode: see `Store::connect`.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -257,11 +262,20 @@ impl Writer {
         }
     }
 
-    /// Between batches, so no request waits on it: copies the frames the checkpointer
-    /// has not, and has the next transaction write the WAL from its start again.
+    /// Between batches: copies the frames the checkpointer has not, and has the next
+    /// transaction write the WAL from its start again. Deliveries wait meanwhile, so it
+    /// gives up soon when a reader still holds the WAL; the checkpointer asks again.
     fn restart_wal(&self) {
-        match checkpoint(&self.conn, "RESTART") {
-            Ok(_) => tracing::debug!("WAL restarted"),
+        let _ = self.conn.busy_timeout(RESTART_WAIT);
+        let restarted = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        match restarted {
+            Ok(0) => tracing::debug!("WAL restarted"),
+            Ok(_) => tracing::debug!("WAL restart put off: a reader still uses it"),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot restart the WAL; it keeps growing until a later try")
             }
