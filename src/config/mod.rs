@@ -157,7 +157,7 @@ pub fn from_vars(vars: &dyn Vars, env_file: PathBuf) -> Result<ServerConfig, Con
             "use sqlite://PATH (for example sqlite:///data/fixpoint.sqlite); only SQLite ships today",
         ));
     }
-    if database_url.contains(":memory:") || database_url.contains("mode=memory") {
+    if crate::store::is_in_memory(&database_url) {
         return Err(err(
             "DATABASE_URL",
             "is an in-memory database, which a restart empties: a 202 promises GitHub the delivery is on disk".to_string(),

@@ -18,21 +18,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::installations::{self, InstallationChange};
-use super::jobs::NewJob;
-use super::{Store, now_ms};
+use super::jobs::{self, NewJob};
+use super::{BUSY_TIMEOUT, Store, now_ms};
 
 /// Most deliveries in one transaction, so one commit's latency stays bounded.
 const MAX_BATCH: usize = 256;
 
 /// Deliveries waiting for the writer before requests wait to queue (backpressure).
 const QUEUE: usize = 4096;
-
-/// How long a statement waits for SQLite's write lock, as the pool's connections do.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a WAL restart waits for readers to leave the WAL before it is put off.
 const RESTART_WAIT: Duration = Duration::from_millis(250);
@@ -328,7 +325,10 @@ fn store_one(
         return Ok(Ingested::DuplicateDelivery);
     }
     let outcome = match &pending.effect {
-        Effect::Job(job) => queue_job(conn, job, max_attempts, now)?,
+        Effect::Job(job) => match jobs::insert(conn, job, max_attempts, now)? {
+            (id, true) => Ingested::Accepted { job_id: Some(id) },
+            (id, false) => Ingested::DuplicateJob { job_id: id },
+        },
         Effect::Installation(change) => {
             installations::apply(conn, change, now)?;
             Ingested::Accepted { job_id: None }
@@ -354,39 +354,4 @@ fn store_one(
     ])
     .context("cannot record the delivery")?;
     Ok(outcome)
-}
-
-/// Queues the job, or finds the one already queued under its dedupe key.
-fn queue_job(
-    conn: &Connection,
-    job: &NewJob,
-    max_attempts: i64,
-    now: i64,
-) -> anyhow::Result<Ingested> {
-    let inserted: Option<i64> = conn
-        .prepare_cached(
-            "INSERT INTO jobs (kind, dedupe_key, payload, max_attempts, run_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)
-             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        )?
-        .query_row(
-            params![
-                job.kind.as_str(),
-                job.dedupe_key,
-                job.payload.to_string(),
-                max_attempts,
-                now
-            ],
-            |row| row.get(0),
-        )
-        .optional()
-        .context("cannot insert the job")?;
-    if let Some(id) = inserted {
-        return Ok(Ingested::Accepted { job_id: Some(id) });
-    }
-    let id = conn
-        .prepare_cached("SELECT id FROM jobs WHERE dedupe_key = ?")?
-        .query_row([&job.dedupe_key], |row| row.get(0))
-        .context("cannot find the queued job")?;
-    Ok(Ingested::DuplicateJob { job_id: id })
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use rusqlite::OptionalExtension;
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::Row;
 
@@ -62,6 +63,42 @@ pub struct QueueCounts {
     pub failed: i64,
     pub dead: i64,
     pub done: i64,
+}
+
+/// Queues the job inside the delivery writer's transaction (`super::deliveries`), or
+/// finds the one already queued under its dedupe key; returns `(id, created)`.
+pub(crate) fn insert(
+    conn: &rusqlite::Connection,
+    job: &NewJob,
+    max_attempts: i64,
+    now: i64,
+) -> anyhow::Result<(i64, bool)> {
+    let inserted: Option<i64> = conn
+        .prepare_cached(
+            "INSERT INTO jobs (kind, dedupe_key, payload, max_attempts, run_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)
+             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )?
+        .query_row(
+            rusqlite::params![
+                job.kind.as_str(),
+                job.dedupe_key,
+                job.payload.to_string(),
+                max_attempts,
+                now
+            ],
+            |row| row.get(0),
+        )
+        .optional()
+        .context("cannot insert the job")?;
+    if let Some(id) = inserted {
+        return Ok((id, true));
+    }
+    let id = conn
+        .prepare_cached("SELECT id FROM jobs WHERE dedupe_key = ?")?
+        .query_row([&job.dedupe_key], |row| row.get(0))
+        .context("cannot find the queued job")?;
+    Ok((id, false))
 }
 
 /// Exponential backoff for a failed attempt: 2 s, 4 s, 8 s … capped at 10 minutes.

@@ -32,7 +32,7 @@ impl Store {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         // The delivery writer opens the file a second time (`deliveries`); an in-memory
         // database would be a different one there (config refuses it for the App).
-        if url.contains(":memory:") || url.contains("mode=memory") {
+        if is_in_memory(url) {
             anyhow::bail!("`{url}` is in memory: the store needs a database file");
         }
         let options = SqliteConnectOptions::from_str(url)
@@ -42,7 +42,7 @@ impl Store {
             // across process crashes in WAL mode, which is the failure we design for.
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -89,6 +89,15 @@ async fn detached<T: Send + 'static>(
     tokio::spawn(work)
         .await
         .map_err(|e| anyhow::anyhow!("a store task failed: {e}"))?
+}
+
+/// How long a statement waits for SQLite's write lock, on every connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A SQLite URL naming an in-memory database, which the delivery writer's own connection
+/// cannot open again, and a restart empties.
+pub fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// Milliseconds since the Unix epoch: every time column uses it.
