@@ -4,6 +4,7 @@
 //! and what it should hold. With no `APP_ID` at all the server runs in setup mode and
 //! serves the registration page instead (see `server::setup`).
 
+pub mod model;
 pub mod repo;
 
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ pub struct Settings {
     /// Environment names refused as production besides `prod`, `production` and `live`.
     pub production_names: Vec<String>,
     /// The model that reasons beside the rules engine, when one is configured.
-    pub model: Option<crate::diagnose::llm::ModelConfig>,
+    pub model: Option<model::ModelConfig>,
 }
 
 impl Settings {
@@ -56,7 +57,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
-            model: crate::diagnose::llm::ModelConfig::from_vars(vars)?,
+            model: model::ModelConfig::from_vars(vars)?,
         })
     }
 }
