@@ -80,6 +80,8 @@ async fn an_unexpected_comment_fails_the_test_and_an_expected_one_does_not() {
         .await;
         assert_eq!(posted.status, StatusCode::CREATED);
     }
+    // What a person wrote needs no expecting; what the App wrote does.
+    fake.add_comment(REPO, 1, "alice", "/fixpoint retry");
     let first = fake.wait_for_comment(REPO, 1).await;
     assert_eq!(first.body, "Investigating the red deploy");
 

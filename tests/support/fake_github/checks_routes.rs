@@ -279,7 +279,7 @@ fn runs_page(
         .collect();
     // Newest first, as GitHub lists them.
     runs.sort_by_key(|run| std::cmp::Reverse((run.created_at, run.id)));
-    let (per_page, page) = super::request::paging(&query);
+    let (per_page, page) = super::request::paging(query);
     let shown: Vec<Value> = runs
         .iter()
         .skip((page - 1) * per_page)

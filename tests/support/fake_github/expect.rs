@@ -1,117 +1,19 @@
-//! The fake's API for repositories that change: arranging git history, scripting CI and
-//! collaborators, reading back what the App wrote, and the end-of-test checks that fail a test
-//! for the test's own mistakes (a scripted fault that never fired, a comment nobody expected).
+//! Reading back what the App wrote (issues, pull requests, comments, check runs, dispatches,
+//! webhook deliveries), and the end-of-test checks that fail a test for the test's own mistakes
+//! (a scripted fault that never fired, a comment nobody expected).
 
 use std::time::{Duration, Instant};
 
 use super::ci::{CiFollower, PushedTree, WebhookTarget};
 use super::gate::lock;
 use super::model::WorkflowRun;
-use super::records::{CheckRun, Comment, Delivery, Dispatch, Issue};
+use super::records::{CheckRun, Comment, Delivery, Dispatch, Issue, Pull};
 use super::{FakeGitHub, split_repo};
 
 /// How long the `wait_for_*` helpers wait before they fail the test.
 const WAIT: Duration = Duration::from_secs(10);
 
 impl FakeGitHub {
-    // --- arranging ---
-
-    /// Commits `files` (path → content; `None` deletes the path) on `branch` of `owner/repo`,
-    /// creating the branch from the default branch if needed, as a person's `git push` would:
-    /// CI follows it. Returns the new commit's SHA.
-    pub fn push(&self, repo: &str, branch: &str, files: &[(&str, Option<&str>)]) -> String {
-        let (owner, name) = split_repo(repo);
-        let full_name = repo.to_lowercase();
-        let mut state = lock(&self.shared);
-        let target = format!("refs/heads/{branch}");
-        let git_repo = state.repo_mut(owner, name);
-        if git_repo.git.ref_target(&target).is_none() {
-            let default = format!("refs/heads/{}", git_repo.default_branch);
-            if let Some(tip) = git_repo.git.ref_target(&default) {
-                git_repo
-                    .git
-                    .set_ref(&target, &tip)
-                    .unwrap_or_else(|error| panic!("cannot create {branch}: {error}"));
-            }
-        }
-        let files: Vec<(String, Option<Vec<u8>>)> = files
-            .iter()
-            .map(|(path, content)| (path.to_string(), content.map(|c| c.as_bytes().to_vec())))
-            .collect();
-        let sha = git_repo.commit_files(&target, &files, &format!("Push to {branch}"));
-        super::ci::follow(&mut state, &self.shared, &full_name, branch, &sha, "push");
-        sha
-    }
-
-    /// The commit `branch` of `owner/repo` points at, if the branch exists.
-    pub fn branch_sha(&self, repo: &str, branch: &str) -> Option<String> {
-        let state = lock(&self.shared);
-        let repo = state.repos.get(&repo.to_lowercase())?;
-        repo.git.ref_target(&format!("refs/heads/{branch}"))
-    }
-
-    /// A file's content at a branch, tag or SHA, read from git.
-    pub fn file_at(&self, repo: &str, git_ref: &str, path: &str) -> Option<Vec<u8>> {
-        let state = lock(&self.shared);
-        let repo = state.repos.get(&repo.to_lowercase())?;
-        let commit = repo.git.resolve(git_ref)?;
-        repo.git.file_at(&commit, path).map(|(_, bytes)| bytes)
-    }
-
-    /// Makes `owner/repo` refuse draft pull requests with 422, as private repositories on
-    /// GitHub Free do.
-    pub fn refuse_draft_pull_requests(&self, repo: &str) {
-        let (owner, name) = split_repo(repo);
-        lock(&self.shared).repo_mut(owner, name).refuse_drafts = true;
-    }
-
-    /// What `GET collaborators/{user}/permission` answers for `user`: `permission` is
-    /// admin/write/read/none, `role_name` the full role (`maintain` shows as `write`).
-    /// Users never scripted get `none` with role `read`-less `none`.
-    pub fn set_collaborator_permission(
-        &self,
-        repo: &str,
-        user: &str,
-        permission: &str,
-        role_name: &str,
-    ) {
-        assert!(
-            matches!(permission, "admin" | "write" | "read" | "none"),
-            "GitHub's `permission` is admin, write, read or none, got {permission:?}"
-        );
-        let (owner, name) = split_repo(repo);
-        lock(&self.shared)
-            .repo_mut(owner, name)
-            .collaborators
-            .insert(
-                user.to_lowercase(),
-                (permission.to_string(), role_name.to_string()),
-            );
-    }
-
-    /// Sends webhooks (CI's `workflow_run`s) to `url` (the App's webhook URL, e.g.
-    /// `http://127.0.0.1:4000/webhooks`), signed with `secret`.
-    pub fn deliver_webhooks_to(&self, url: &str, secret: &str) {
-        lock(&self.shared).webhook_target = Some(WebhookTarget {
-            url: url.to_string(),
-            secret: secret.to_string(),
-        });
-    }
-
-    /// Scripts the CI of `owner/repo`: every push to a branch (through the Git Data API or
-    /// `push`) and every workflow dispatch runs `script` on the pushed tree; the run it returns
-    /// is served and announced with `workflow_run` webhooks (requested, in_progress, completed).
-    pub fn follow_pushes(
-        &self,
-        repo: &str,
-        script: impl Fn(&PushedTree) -> WorkflowRun + Send + Sync + 'static,
-    ) {
-        let (owner, name) = split_repo(repo);
-        lock(&self.shared).repo_mut(owner, name).ci = Some(CiFollower {
-            script: std::sync::Arc::new(script),
-        });
-    }
-
     // --- inspecting ---
 
     /// Issues and pull requests of `owner/repo`, by number.

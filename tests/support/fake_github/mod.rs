@@ -4,8 +4,28 @@
 //! (requests, JWT claims, token mints). Every API response passes an honesty gate first: it must
 //! be a documented status of its operation with a body that fits GitHub's OpenAPI schema, or the
 //! fake answers 500, records the violation, and fails the test when dropped.
+//!
+//! Each repository is a real bare git repository (the `git` CLI makes objects and SHAs), so
+//! what the App writes through the Git Data API is real history:
+//! - `add_file(repo, ref, path, content)`: a commit (`None` = the default branch, also served at
+//!   refs git cannot name, such as a made-up head SHA); `push(repo, branch, files)`: a person's
+//!   push, which CI follows; `branch_sha`, `file_at`: read git back.
+//! - Served: contents at any ref; blobs, trees (`base_tree`, `sha: null` deletes), commits,
+//!   refs (PATCH refuses a non-fast-forward without `force`, creating an existing ref is 422);
+//!   pulls (create, draft or not; `refuse_draft_pull_requests`), get, list by `head`, update,
+//!   requested reviewers (collaborators only); issues, comments, labels, reactions; check runs;
+//!   `collaborators/{user}/permission` (`set_collaborator_permission`; anyone else is 404);
+//!   GraphQL `markPullRequestReadyForReview` only; workflow runs by workflow, branch, head_sha
+//!   and status; `workflow_dispatch`. Writes need the token's `write` on the matching permission.
+//! - CI: `follow_pushes(repo, |tree| run)` turns each pushed tree into a run (jobs, steps, logs)
+//!   and posts `workflow_run` requested/in_progress/completed, HMAC-signed, to
+//!   `deliver_webhooks_to(url, secret)`; `deliveries`/`wait_for_deliveries` read them back.
+//! - The test's own mistakes fail it on drop: a `fail_next`/`stall_next`/`corrupt_next` that never
+//!   fired (`take_unused_scripts` forgets them), and a comment the App posted that no
+//!   `expect_comment`/`wait_for_comment` took (`take_unexpected_comments` forgets them).
 #![allow(dead_code, unused_imports)]
 
+mod arrange;
 mod auth;
 mod bodies;
 mod bodies_git;
