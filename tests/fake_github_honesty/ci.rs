@@ -174,7 +174,27 @@ async fn a_pushed_fix_runs_ci_and_three_signed_webhooks_reach_the_app() {
     let payload: Value = serde_json::from_slice(&deliveries[2].body).unwrap();
     assert_eq!(payload["installation"]["id"], INSTALLATION);
     assert_eq!(payload["repository"]["full_name"], REPO);
+    assert_has_fields_of_githubs_example(&payload);
     fake.assert_honest();
+}
+
+/// Every field GitHub's own `workflow_run.completed` example has at the top and in its
+/// `workflow_run` and `workflow`, the fake's payload has too (GitHub's webhook schemas are not
+/// installed, so this is the shape check).
+fn assert_has_fields_of_githubs_example(payload: &Value) {
+    let example = webhooks::example("workflow_run", Some("completed"));
+    for pointer in ["", "/workflow_run", "/workflow", "/repository"] {
+        let ours = payload.pointer(pointer).and_then(Value::as_object).unwrap();
+        let theirs = example.pointer(pointer).and_then(Value::as_object).unwrap();
+        let missing: Vec<&String> = theirs
+            .keys()
+            .filter(|key| !ours.contains_key(*key))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the fake's workflow_run{pointer} lacks {missing:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -208,6 +208,24 @@ async fn a_fix_is_committed_with_blobs_trees_commits_and_a_new_branch() {
     )
     .await;
     assert_eq!(decode(&on_main), "{\"memory\": 512}\n");
+    let listing = repo_call(
+        &fake,
+        &token,
+        "GET",
+        "/contents/deploy?ref=fixpoint/oom-api",
+        "/contents/{path}",
+        None,
+    )
+    .await;
+    assert_eq!(listing.status, StatusCode::OK);
+    assert_eq!(
+        (
+            text(&listing, "/0/type"),
+            text(&listing, "/0/path"),
+            text(&listing, "/0/sha")
+        ),
+        ("file".into(), "deploy/task.json".into(), blob_sha.clone())
+    );
     let gone = repo_call(
         &fake,
         &token,

@@ -120,3 +120,52 @@ pub(super) fn git_ref(api: &str, full_ref: &str, sha: &str, kind: &str) -> Value
         "object": { "type": kind, "sha": sha, "url": format!("{api}/git/{plural}/{sha}") },
     })
 }
+
+/// `content-directory`: the entries of a directory at `git_ref`.
+pub(super) fn content_directory(
+    base: &str,
+    owner: &str,
+    repo: &str,
+    git_ref: &str,
+    entries: &[TreeEntry],
+    dir: &str,
+) -> Value {
+    let api = format!("{base}/repos/{owner}/{repo}");
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            let path = if dir.is_empty() {
+                entry.path.clone()
+            } else {
+                format!("{dir}/{}", entry.path)
+            };
+            let (kind, git_kind) = match (entry.kind.as_str(), entry.mode.as_str()) {
+                ("tree", _) => ("dir", "trees"),
+                ("commit", _) => ("submodule", "commits"),
+                (_, "120000") => ("symlink", "blobs"),
+                _ => ("file", "blobs"),
+            };
+            let url = format!("{api}/contents/{path}?ref={git_ref}");
+            let git_url = format!("{api}/git/{git_kind}/{}", entry.sha);
+            let html_url = format!(
+                "https://github.com/{owner}/{repo}/{}/{git_ref}/{path}",
+                if kind == "dir" { "tree" } else { "blob" }
+            );
+            let download_url = (kind == "file")
+                .then(|| format!("{base}/_downloads/raw/{owner}/{repo}/{git_ref}/{path}"));
+            json!({
+                "type": kind,
+                "size": entry.size.unwrap_or(0),
+                "name": entry.path,
+                "path": path,
+                "sha": entry.sha,
+                "url": url,
+                "git_url": git_url,
+                "html_url": html_url,
+                "download_url": download_url,
+                "_links": { "self": url, "git": git_url, "html": html_url },
+            })
+        })
+        .collect();
+    Value::Array(items)
+}

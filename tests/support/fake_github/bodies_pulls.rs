@@ -76,7 +76,7 @@ fn team(base: &str, slug: &str) -> Value {
     )
 }
 
-fn repository(base: &str, owner: &str, repo: &str, default_branch: &str) -> Value {
+pub(super) fn repository(base: &str, owner: &str, repo: &str, default_branch: &str) -> Value {
     let template = example("pull-request")["head"]["repo"].clone();
     let mut fields = minimal_repository(base, owner, repo);
     fields["default_branch"] = json!(default_branch);

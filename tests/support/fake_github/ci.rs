@@ -184,13 +184,12 @@ fn guid() -> String {
 fn workflow_run_event(state: &State, full_name: &str, run: &WorkflowRun, action: &str) -> Value {
     let (owner, name) = full_name.split_once('/').unwrap_or((full_name, ""));
     let base = &state.base_url;
-    let mut repository = bodies::minimal_repository(base, owner, name);
     let default_branch = state
         .repos
         .get(full_name)
         .map(|repo| repo.default_branch.clone())
         .unwrap_or_else(|| "main".into());
-    repository["default_branch"] = json!(default_branch);
+    let repository = super::bodies_pulls::repository(base, owner, name, &default_branch);
     let installation = state.installation_for(owner, name).unwrap_or(0);
     let created = bodies::timestamp(run.created_at);
     json!({
@@ -209,7 +208,28 @@ fn workflow_run_event(state: &State, full_name: &str, run: &WorkflowRun, action:
             "badge_url": format!("https://github.com/{full_name}/workflows/{}/badge.svg", run.name),
         },
         "repository": repository,
+        "organization": organization(base, owner),
         "sender": bodies::simple_user(base, "octocat", "User"),
         "installation": { "id": installation, "node_id": format!("MDIzOkludGVncmF0aW9u{installation}") },
+    })
+}
+
+/// `organization-simple`: the fake's repository owners are organizations.
+fn organization(base: &str, login: &str) -> Value {
+    let api = format!("{base}/orgs/{login}");
+    let user = bodies::simple_user(base, login, "Organization");
+    json!({
+        "login": login,
+        "id": user["id"],
+        "node_id": user["node_id"],
+        "url": api,
+        "repos_url": format!("{api}/repos"),
+        "events_url": format!("{api}/events"),
+        "hooks_url": format!("{api}/hooks"),
+        "issues_url": format!("{api}/issues"),
+        "members_url": format!("{api}/members{{/member}}"),
+        "public_members_url": format!("{api}/public_members{{/member}}"),
+        "avatar_url": user["avatar_url"],
+        "description": null,
     })
 }

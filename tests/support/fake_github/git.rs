@@ -255,16 +255,23 @@ impl GitRepo {
             .collect()
     }
 
+    /// The SHA of whatever is at `path` in `commit` (`""` = its root tree).
+    fn object_at(&self, commit: &str, path: &str) -> Option<String> {
+        let spec = format!("{commit}:{path}");
+        self.text(&["rev-parse", "--verify", "--quiet", &spec])
+    }
+
     /// The blob at `path` in `commit`: (blob SHA, content).
     pub fn file_at(&self, commit: &str, path: &str) -> Option<(String, Vec<u8>)> {
-        let sha = self.text(&[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("{commit}:{path}"),
-        ])?;
+        let sha = self.object_at(commit, path)?;
         let bytes = self.read_blob(&sha)?;
         Some((sha, bytes))
+    }
+
+    /// The tree at `path` in `commit` (`""` = the root tree).
+    pub fn tree_at(&self, commit: &str, path: &str) -> Option<String> {
+        let sha = self.object_at(commit, path)?;
+        (self.object_type(&sha)? == "tree").then_some(sha)
     }
 
     pub fn commit(

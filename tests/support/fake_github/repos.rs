@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::Utc;
 
 use super::ci::CiFollower;
-use super::git::{GitRepo, Signature, TreeChange};
+use super::git::{GitRepo, Signature, TreeChange, TreeEntry};
 use super::records::{CheckRun, Comment, Dispatch, Issue};
 
 /// The ref namespace that holds files arranged at a ref git cannot name (e.g. a made-up SHA).
@@ -136,6 +136,22 @@ impl Repo {
             return self.git.file_at(&default, path);
         }
         None
+    }
+
+    /// The entries of the directory at `path` as `GET contents` at `git_ref` sees it. A ref git
+    /// cannot name reads the arranged commits, or else the default branch.
+    pub fn dir(&self, git_ref: Option<&str>, path: &str) -> Option<Vec<TreeEntry>> {
+        let default = format!("refs/heads/{}", self.default_branch);
+        let commit = match git_ref {
+            None => default,
+            Some(name) => self
+                .git
+                .ref_target(&format!("{ARRANGED}{name}"))
+                .or_else(|| self.git.resolve(name))
+                .unwrap_or(default),
+        };
+        let tree = self.git.tree_at(&commit, path.trim_matches('/'))?;
+        self.git.list_tree(&tree, false)
     }
 
     pub fn next_number(&self) -> u64 {

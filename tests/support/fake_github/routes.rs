@@ -162,10 +162,24 @@ async fn get_content(
 ) -> Reply {
     let state = reader(&shared, &headers, &owner, &repo)?;
     let git_ref = query.get("ref").map(String::as_str);
-    let (sha, bytes) = state
-        .file(&owner, &repo, git_ref, &path)
-        .ok_or_else(not_found)?;
     let shown_ref = git_ref.unwrap_or("main");
+    let Some((sha, bytes)) = state.file(&owner, &repo, git_ref, &path) else {
+        // Not a file: a directory lists its entries, anything else is 404.
+        let entries = state
+            .repos
+            .get(&format!("{owner}/{repo}").to_lowercase())
+            .and_then(|repository| repository.dir(git_ref, &path))
+            .ok_or_else(not_found)?;
+        let body = super::bodies_git::content_directory(
+            &state.base_url,
+            &owner,
+            &repo,
+            shown_ref,
+            &entries,
+            path.trim_matches('/'),
+        );
+        return Ok(json_reply(200, body));
+    };
     Ok(json_reply(
         200,
         bodies::content_file(
