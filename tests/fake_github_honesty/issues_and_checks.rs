@@ -155,6 +155,24 @@ async fn comments_labels_reactions_and_check_runs_are_kept_as_written() {
     )
     .await;
     assert_eq!(unknown_sha.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A made-up head SHA that arrangement knows (the red deploy's) stands for its commit.
+    fake.add_file(
+        REPO,
+        Some(SHA),
+        ".github/fixpoint.yml",
+        "environment: staging\n",
+    );
+    let on_deploy = json!({ "name": "Fixpoint", "head_sha": SHA });
+    let arranged = repo_call(
+        &fake,
+        &token,
+        "POST",
+        "/check-runs",
+        "/check-runs",
+        Some(on_deploy),
+    )
+    .await;
+    assert_eq!(arranged.status, StatusCode::CREATED);
     assert_eq!(
         fake.check_runs(REPO)[0].conclusion.as_deref(),
         Some("success")

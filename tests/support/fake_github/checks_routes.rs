@@ -161,12 +161,7 @@ async fn create_check_run(
     let head_sha = request["head_sha"]
         .as_str()
         .ok_or_else(|| invalid("head_sha"))?;
-    if state
-        .repo_mut(&owner, &repo)
-        .git
-        .resolve(head_sha)
-        .is_none()
-    {
+    if state.repo_mut(&owner, &repo).commit_for(head_sha).is_none() {
         return Err(unprocessable(format!(
             "No commit found for SHA: {head_sha}"
         )));

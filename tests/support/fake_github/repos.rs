@@ -138,17 +138,21 @@ impl Repo {
         None
     }
 
+    /// The commit `rev` names: a made-up SHA (or other name) that only arrangement knows stands
+    /// for its arranged commit, as a red deploy's head SHA in a test does; else git resolves it.
+    pub fn commit_for(&self, rev: &str) -> Option<String> {
+        self.git
+            .ref_target(&format!("{ARRANGED}{rev}"))
+            .or_else(|| self.git.resolve(rev))
+    }
+
     /// The entries of the directory at `path` as `GET contents` at `git_ref` sees it. A ref git
     /// cannot name reads the arranged commits, or else the default branch.
     pub fn dir(&self, git_ref: Option<&str>, path: &str) -> Option<Vec<TreeEntry>> {
         let default = format!("refs/heads/{}", self.default_branch);
         let commit = match git_ref {
             None => default,
-            Some(name) => self
-                .git
-                .ref_target(&format!("{ARRANGED}{name}"))
-                .or_else(|| self.git.resolve(name))
-                .unwrap_or(default),
+            Some(name) => self.commit_for(name).unwrap_or(default),
         };
         let tree = self.git.tree_at(&commit, path.trim_matches('/'))?;
         self.git.list_tree(&tree, false)
