@@ -108,6 +108,8 @@ impl TestApp {
         let db = inspect(&config.database_url).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        // CI that a test scripts with `follow_pushes` reports to this App, signed with its secret.
+        github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(fixpoint::server::run_app_with(
             listener,
