@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -28,6 +28,27 @@ pub struct WorkerPool {
     pub max_attempts: u32,
     pub jobs_ready: Arc<Notify>,
     pub settings: Arc<Settings>,
+    /// Told each time a job's run ends; an operator's dashboard or a test waits on it
+    /// instead of polling the queue.
+    pub observer: Option<broadcast::Sender<JobRunEnded>>,
+}
+
+/// How one run of a job ended, as the observer hears it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRunEnded {
+    pub job_id: i64,
+    pub kind: String,
+    pub ended: Ended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Done,
+    Snoozed,
+    /// The attempt failed; the queue retries it or, out of attempts, gives it up.
+    Failed(String),
+    /// Another worker holds the job now (this one lost its lease).
+    LostLease,
 }
 
 impl WorkerPool {
@@ -82,11 +103,20 @@ async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
             },
             Err(unreadable) => Err(unreadable.into()),
         };
-        match result {
+        let ended = match result {
             Ok(Outcome::Done) => match pool.store.complete(&job).await {
-                Ok(true) => tracing::info!("job done"),
-                Ok(false) => tracing::warn!("job finished after its lease was taken over"),
-                Err(e) => tracing::error!(error = format!("{e:#}"), "cannot mark the job done"),
+                Ok(true) => {
+                    tracing::info!("job done");
+                    Ended::Done
+                }
+                Ok(false) => {
+                    tracing::warn!("job finished after its lease was taken over");
+                    Ended::LostLease
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "cannot mark the job done");
+                    Ended::Failed(format!("{e:#}"))
+                }
             },
             Ok(Outcome::Snooze { until, wake_key }) => {
                 match pool
@@ -94,9 +124,18 @@ async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
                     .snooze(&job, until.timestamp_millis(), wake_key.as_deref())
                     .await
                 {
-                    Ok(true) => tracing::info!(%until, wake_key, "job snoozed"),
-                    Ok(false) => tracing::warn!("job snoozed after its lease was taken over"),
-                    Err(e) => tracing::error!(error = format!("{e:#}"), "cannot snooze the job"),
+                    Ok(true) => {
+                        tracing::info!(%until, wake_key, "job snoozed");
+                        Ended::Snoozed
+                    }
+                    Ok(false) => {
+                        tracing::warn!("job snoozed after its lease was taken over");
+                        Ended::LostLease
+                    }
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "cannot snooze the job");
+                        Ended::Failed(format!("{e:#}"))
+                    }
                 }
             }
             Err(e) => {
@@ -105,7 +144,16 @@ async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
                 if let Err(e) = pool.store.fail(&job, &msg).await {
                     tracing::error!(error = format!("{e:#}"), "cannot record the failed attempt");
                 }
+                Ended::Failed(msg)
             }
+        };
+        if let Some(observer) = &pool.observer {
+            // Nobody listening is fine: the observer is optional.
+            let _ = observer.send(JobRunEnded {
+                job_id: job.id,
+                kind: job.kind.clone(),
+                ended,
+            });
         }
     }
     .instrument(span)

@@ -16,14 +16,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use crate::config::ServerConfig;
 use crate::github::GitHubApp;
 use crate::ids::AppId;
 use crate::store::Store;
 use crate::store::deliveries::DeliveryWriter;
-use crate::worker::WorkerPool;
+use crate::worker::{JobRunEnded, WorkerPool};
 use metrics::Metrics;
 
 /// What every request handler of the registered App can reach.
@@ -157,6 +157,18 @@ pub async fn run_app_with(
     github: GitHubApp,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    run_app_observed(listener, config, store, github, shutdown, None).await
+}
+
+/// As `run_app_with`, telling `observer` each time a job's run ends.
+pub async fn run_app_observed(
+    listener: TcpListener,
+    config: ServerConfig,
+    store: Store,
+    github: GitHubApp,
+    shutdown: watch::Receiver<bool>,
+    observer: Option<broadcast::Sender<JobRunEnded>>,
+) -> anyhow::Result<()> {
     let creds = config.app.clone().context("App credentials missing")?;
     let state = AppState {
         store: store.clone(),
@@ -174,6 +186,7 @@ pub async fn run_app_with(
         max_attempts: config.max_attempts,
         jobs_ready: state.jobs_ready.clone(),
         settings: Arc::new(config.settings.clone()),
+        observer,
     };
     let workers = tokio::spawn(pool.run(shutdown.clone()));
     tracing::info!(addr = %listener.local_addr()?, app_id = %creds.app_id, "Fixpoint is serving webhooks");

@@ -1,5 +1,8 @@
-//! Test support: the fake GitHub, GitHub's own webhook examples signed by GitHub's own
-//! library, and the real Fixpoint router and workers started in-process on loopback.
+//! Test support: the fake GitHub, GitHub's own webhook examples, and `TestApp`, the incident
+//! tester: the real Fixpoint router and worker pool in-process on loopback, on a test clock,
+//! against the fake GitHub (whose CI posts its webhooks back to the App). Tests wait on the
+//! workers' completion signals, read what the App wrote (`expect_comment`, `expect_branch`,
+//! `expect_check_run`), and fail on anything the fake did not expect.
 #![allow(dead_code)]
 
 pub mod aws_stub;
@@ -13,19 +16,25 @@ pub mod redis;
 pub mod webhooks;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use fixpoint::clock::{ManualClock, SharedClock};
 use fixpoint::config::{AppCredentials, ServerConfig};
 use fixpoint::github::GitHubApp;
 use fixpoint::github::policy::RetryPolicy;
 use fixpoint::ids::AppId;
 use fixpoint::store::Store;
+use fixpoint::worker::{Ended, JobRunEnded};
 use secrecy::SecretString;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use fake_github::FakeGitHub;
 
 pub const SECRET: &str = "test-webhook-secret";
+
+/// The longest a test waits for the App to do something.
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The real router and worker pool on a loopback port, against the fake GitHub.
 pub struct TestApp {
@@ -36,6 +45,10 @@ pub struct TestApp {
     pub db: sqlx::SqlitePool,
     pub github: FakeGitHub,
     pub dir: tempfile::TempDir,
+    /// The time the queue reads: it moves only when the test moves it.
+    pub clock: Arc<ManualClock>,
+    /// Each job run's end, as the worker pool reports it.
+    ended: tokio::sync::Mutex<broadcast::Receiver<JobRunEnded>>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -99,7 +112,9 @@ impl TestApp {
     pub async fn start_with(github: FakeGitHub) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config_for(&github, dir.path());
-        let store = Store::connect(&config.database_url)
+        let clock = ManualClock::new();
+        let shared: SharedClock = clock.clone();
+        let store = Store::connect_with_clock(&config.database_url, shared)
             .await
             .expect("store opens");
         let client =
@@ -111,12 +126,15 @@ impl TestApp {
         // CI that a test scripts with `follow_pushes` reports to this App, signed with its secret.
         github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(fixpoint::server::run_app_with(
+        let (observer, ended) = broadcast::channel(1024);
+        github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
+        let task = tokio::spawn(fixpoint::server::run_app_observed(
             listener,
             config,
             store.clone(),
             client,
             rx,
+            Some(observer),
         ));
         TestApp {
             url,
@@ -124,9 +142,51 @@ impl TestApp {
             db,
             github,
             dir,
+            clock,
+            ended: tokio::sync::Mutex::new(ended),
             shutdown,
             task,
         }
+    }
+
+    /// Waits for the next run of a job of `kind` to end, and says how it ended.
+    pub async fn job_ended(&self, kind: &str) -> JobRunEnded {
+        let mut ended = self.ended.lock().await;
+        let wait = async {
+            loop {
+                match ended.recv().await {
+                    Ok(run) if run.kind == kind => return run,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => {
+                        panic!("the worker pool stopped before a {kind} job ended")
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} job ended within {} s", WAIT.as_secs()))
+    }
+
+    /// The commit `branch` of `repo` points at; fails the test when there is no such branch.
+    pub fn expect_branch(&self, repo: &str, branch: &str) -> String {
+        self.github
+            .branch_sha(repo, branch)
+            .unwrap_or_else(|| panic!("expected a branch {branch} in {repo}, found none"))
+    }
+
+    /// The check run named `name` on `repo`; fails the test when there is none.
+    pub fn expect_check_run(&self, repo: &str, name: &str) -> fake_github::CheckRun {
+        self.github
+            .check_runs(repo)
+            .into_iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("expected a check run `{name}` on {repo}, found none"))
+    }
+
+    /// Takes the next comment on `repo`#`number` (see `FakeGitHub::wait_for_comment`).
+    pub async fn expect_comment(&self, repo: &str, number: u64) -> fake_github::Comment {
+        self.github.wait_for_comment(repo, number).await
     }
 
     /// Posts a webhook signed with the App's current secret by GitHub's own library.
@@ -135,19 +195,34 @@ impl TestApp {
         webhooks::post(&self.url, event, delivery, body, &signature).await
     }
 
-    /// Waits until no job is queued, running or failed-and-retrying.
+    /// Runs the queue until nothing is left to do now: woken by each job run's end, it moves
+    /// the test clock past a failed attempt's backoff so the retry runs, and leaves snoozed
+    /// jobs asleep (a test wakes them by moving the clock or delivering what they wait on).
     pub async fn settle(&self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut ended = self.ended.lock().await;
         loop {
             let q = self.store.queue_counts().await.unwrap();
-            if q.queued == 0 && q.running == 0 && q.failed == 0 {
-                return;
+            if q.queued == 0 && q.running == 0 {
+                if q.failed == 0 {
+                    return;
+                }
+                self.clock.advance(Duration::from_secs(600));
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "jobs did not settle within 20 s: {q:?}"
+                "jobs did not settle within {} s: {q:?}",
+                WAIT.as_secs()
             );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            // A job just stored is claimed within the workers' poll; one that ends says so.
+            match tokio::time::timeout(Duration::from_millis(600), ended.recv()).await {
+                Ok(Ok(JobRunEnded {
+                    ended: Ended::Failed(why),
+                    kind,
+                    ..
+                })) => eprintln!("a {kind} job attempt failed: {why}"),
+                Ok(_) | Err(_) => {}
+            }
         }
     }
 
