@@ -7,15 +7,16 @@
 //! planned: a map is read only if the hop where it appears is within it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::error::{Problem, TopologyError};
-use super::model::{Direction, Node, Topology, is_production};
+use super::judge::judge;
+use super::model::{Direction, Node, Topology};
 use super::plan::{CheckTarget, PlannedCheck, target_of};
 use super::skill::SkillKind;
-use super::source::{MapSource, link_problem};
+use super::source::{MapSource, link_problem, normalize};
 
 /// How many hops a sweep follows when nobody says otherwise.
 pub const DEFAULT_DEPTH: u32 = 2;
@@ -366,54 +367,13 @@ impl Walker<'_> {
             }
         };
         if let Some(t) = &loaded {
-            self.judge(file, t, link);
+            let link = link.map(|l| (l.from, l.node));
+            let (error, notes) = judge(file, t, link, self.production_names);
+            self.errors.extend(error);
+            notes.into_iter().for_each(|n| self.note(n));
         }
         self.maps.insert(canonical.to_path_buf(), loaded.clone());
         loaded
-    }
-
-    fn judge(&mut self, file: &Path, t: &Topology, link: Option<&Link>) {
-        match &t.environment {
-            Some(env) if is_production(env, self.production_names) => {
-                self.errors.push(TopologyError::Production {
-                    file: file.into(),
-                    environment: env.clone(),
-                });
-            }
-            Some(_) => {}
-            None => self.note(Problem::warning(
-                file,
-                None,
-                "no `environment`: Fixpoint cannot tell this map from production".into(),
-                "add `environment: <lower environment>` (e.g. staging)".into(),
-            )),
-        }
-        if t.ecs.is_none() && t.logs.is_none() {
-            let message = match link {
-                None => {
-                    "neither `ecs` nor `logs`: the service's own health is not checked at hop 0"
-                }
-                Some(_) => {
-                    "neither `ecs` nor `logs`: the sweep reports this service `unknown` where it is linked"
-                }
-            };
-            let fix = "add `ecs: {cluster, service}` and `logs: {group}`";
-            self.note(Problem::warning(file, None, message.into(), fix.into()));
-        }
-        if let Some(link) = link
-            && link.node != t.service
-        {
-            self.note(Problem::warning(
-                link.from,
-                Some(link.node),
-                format!(
-                    "links to {}, which describes `{}`",
-                    file.display(),
-                    t.service
-                ),
-                "name the node after the service its map describes, or fix the link".into(),
-            ));
-        }
     }
 
     /// Adds a check, unless [`MAX_CHECKS`] are planned already: then the first check left
@@ -448,21 +408,4 @@ impl Walker<'_> {
             .display()
             .to_string()
     }
-}
-
-/// `topology/./a/../b.yaml` → `topology/b.yaml`, without touching the disk.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }

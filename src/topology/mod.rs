@@ -14,6 +14,7 @@
 pub mod check;
 pub mod error;
 pub mod graph;
+mod judge;
 pub mod keys;
 pub mod limits;
 pub mod load;

@@ -71,3 +71,20 @@ impl MapSource<'_> {
         }
     }
 }
+
+/// `topology/./a/../b.yaml` → `topology/b.yaml`, without touching the disk.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

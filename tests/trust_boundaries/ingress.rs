@@ -74,3 +74,51 @@ async fn forty_24_mb_unsigned_bodies_get_503s_past_the_budget_not_memory() {
     waiting.iter().for_each(|upload| upload.abort());
     app.stop().await;
 }
+
+/// The resident set of this process (the server runs in it), from `/proc/self/status`.
+fn rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+#[tokio::test]
+async fn forty_whole_24_mb_bodies_with_a_bad_signature_are_401_or_503_and_memory_stays_bounded() {
+    let app = TestApp::start().await;
+    // One buffer shared by every request: the client's own copies would hide the server's.
+    let body = Bytes::from(vec![b'{'; BODY]);
+    let before = rss_mib();
+    let sends: Vec<_> = (0..40)
+        .map(|i| {
+            let request = reqwest::Client::new()
+                .post(format!("{}/webhooks", app.url))
+                .header("content-type", "application/json")
+                .header("x-github-event", "workflow_run")
+                .header("x-github-delivery", format!("flood-{i}"))
+                .header("x-hub-signature-256", format!("sha256={}", "0".repeat(64)))
+                .body(body.clone());
+            tokio::spawn(async move { request.send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for send in sends {
+        statuses.push(send.await.unwrap().unwrap());
+    }
+    let after = rss_mib();
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    println!(
+        "40 x 24 MiB unsigned: {} x 401, {refused} x 503; RSS {before} MiB before, {after} MiB after",
+        statuses.iter().filter(|s| **s == 401).count()
+    );
+    assert!(
+        statuses.iter().all(|s| matches!(s, 401 | 503)),
+        "{statuses:?}"
+    );
+    app.stop().await;
+}
