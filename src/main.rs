@@ -227,9 +227,13 @@ impl std::io::Write for RedactingStderr {
 }
 
 /// The one-shot commands keep stderr quiet unless asked; the server logs its work.
+/// The AWS SDK's own warnings (every instance-metadata probe, as a whole HTTP response)
+/// stay out unless asked for with `FIXPOINT_LOG`; Fixpoint says once what is missing.
 fn default_log(command: &Command) -> &'static str {
     match command {
-        Command::Serve { .. } => "info",
-        _ => "warn",
+        Command::Serve { .. } => {
+            "info,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error"
+        }
+        _ => "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error",
     }
 }

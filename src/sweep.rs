@@ -39,6 +39,9 @@ pub struct SweepReport {
     pub elapsed_ms: u64,
     /// Unhealthy first, then by hop and node.
     pub findings: Vec<Finding>,
+    /// What kept the sweep from seeing something, said once (e.g. no AWS credentials).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl SweepReport {
@@ -53,6 +56,16 @@ pub async fn sweep(
     options: &SweepOptions,
 ) -> SweepReport {
     let started = Instant::now();
+    let mut notes = Vec::new();
+    if graph
+        .checks
+        .iter()
+        .any(|c| c.skill.is_some_and(|k| k.uses_aws()))
+        && let Err(why) = ctx.aws_access().await
+    {
+        tracing::warn!("{why}; AWS nodes are not checked");
+        notes.push(format!("{why}; AWS nodes are not checked"));
+    }
     let mut findings: Vec<Finding> = futures::stream::iter(graph.checks.iter().cloned())
         .map(|check| {
             let ctx = ctx.clone();
@@ -73,6 +86,7 @@ pub async fn sweep(
         environment: graph.root.environment.clone(),
         elapsed_ms: started.elapsed().as_millis() as u64,
         findings,
+        notes,
     }
 }
 
@@ -83,6 +97,9 @@ async fn run_check(check: PlannedCheck, ctx: &SkillContext, timeout: Duration) -
             Observation::new(Status::Unknown, format!("not checked: {what}"))
         }
         (_, None) => Observation::new(Status::Unknown, "not checked: the node names no skill"),
+        (_, Some(kind)) if kind.uses_aws() && ctx.aws_access().await.is_err() => {
+            Observation::new(Status::Unknown, "not checked: no AWS credentials")
+        }
         (target, Some(kind)) => {
             let span = tracing::info_span!("check", node = %check.node, hop = check.hop, skill = kind.as_str());
             let checked = tokio::time::timeout(timeout, skill_for(kind).check(target, ctx))
@@ -169,6 +186,12 @@ pub fn render_table(report: &SweepReport) -> String {
         report.findings.len(),
         report.elapsed_ms
     );
+    for note in &report.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    if !report.notes.is_empty() {
+        out.push('\n');
+    }
     out.push_str(&line(header));
     for row in &rows {
         out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));

@@ -1,15 +1,12 @@
 //! The worker pool: claims jobs from the durable queue, keeps their leases alive with
-//! heartbeats, and runs each through its handler. A job's steps are journaled
-//! (`JobContext::step`), so a job run again after a crash resumes after its last
-//! finished step and never repeats an effect.
+//! heartbeats, and runs each through its handler (`dispatch`, a plain match on `Job`).
+//! A job's steps are journaled (`JobContext::step`), so a job run again after a crash
+//! resumes after its last finished step and never repeats an effect; a handler that
+//! waits snoozes (`Outcome::Snooze`) and gives its worker back.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -17,9 +14,8 @@ use tracing::Instrument;
 use crate::config::Settings;
 use crate::github::GitHubApp;
 use crate::investigation;
-use crate::server::events::PrCommand;
-use crate::store::investigations::RunRef;
-use crate::store::{ClaimedJob, JobKind, Store};
+use crate::jobs::{Job, JobContext, Outcome};
+use crate::store::{ClaimedJob, Store};
 
 /// How often an idle worker looks for due jobs (retries whose backoff ended, expired leases).
 const POLL: Duration = Duration::from_millis(500);
@@ -29,38 +25,9 @@ pub struct WorkerPool {
     pub github: GitHubApp,
     pub workers: usize,
     pub lease: Duration,
+    pub max_attempts: u32,
     pub jobs_ready: Arc<Notify>,
     pub settings: Arc<Settings>,
-}
-
-/// What a job handler can reach.
-pub struct JobContext {
-    pub store: Store,
-    pub github: GitHubApp,
-    pub job_id: i64,
-    pub settings: Arc<Settings>,
-}
-
-impl JobContext {
-    /// Runs `f` once per job: if this step finished in an earlier attempt, its stored
-    /// result is returned and `f` is not called again.
-    pub async fn step<T, F, Fut>(&self, name: &str, f: F) -> anyhow::Result<T>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = anyhow::Result<T>>,
-    {
-        if let Some(done) = self.store.step_result(self.job_id, name).await? {
-            tracing::info!(
-                step = name,
-                "step finished in an earlier attempt; reusing its result"
-            );
-            return Ok(done);
-        }
-        let out = f().await.with_context(|| format!("step `{name}` failed"))?;
-        self.store.record_step(self.job_id, name, &out).await?;
-        Ok(out)
-    }
 }
 
 impl WorkerPool {
@@ -98,25 +65,40 @@ async fn worker_loop(pool: Arc<WorkerPool>, owner: String, mut shutdown: watch::
 }
 
 async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
-    let span =
-        tracing::info_span!("job", id = job.id, kind = %job.kind_name, attempt = job.attempts);
+    let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
     async {
         let ctx = JobContext {
             store: pool.store.clone(),
             github: pool.github.clone(),
-            job_id: job.id,
             settings: pool.settings.clone(),
+            job_id: job.id,
+            max_attempts: pool.max_attempts,
+            jobs_ready: pool.jobs_ready.clone(),
         };
-        let result = tokio::select! {
-            r = dispatch(&ctx, &job) => r,
-            lost = keep_lease(&pool.store, &job, pool.lease) => Err(lost),
+        let result = match Job::from_row(job.id, &job.kind, &job.payload) {
+            Ok(typed) => tokio::select! {
+                r = dispatch(&ctx, typed) => r,
+                lost = keep_lease(&pool.store, &job, pool.lease) => Err(lost),
+            },
+            Err(unreadable) => Err(unreadable.into()),
         };
         match result {
-            Ok(()) => match pool.store.complete(&job).await {
+            Ok(Outcome::Done) => match pool.store.complete(&job).await {
                 Ok(true) => tracing::info!("job done"),
                 Ok(false) => tracing::warn!("job finished after its lease was taken over"),
                 Err(e) => tracing::error!(error = format!("{e:#}"), "cannot mark the job done"),
             },
+            Ok(Outcome::Snooze { until, wake_key }) => {
+                match pool
+                    .store
+                    .snooze(&job, until.timestamp_millis(), wake_key.as_deref())
+                    .await
+                {
+                    Ok(true) => tracing::info!(%until, wake_key, "job snoozed"),
+                    Ok(false) => tracing::warn!("job snoozed after its lease was taken over"),
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "cannot snooze the job"),
+                }
+            }
             Err(e) => {
                 let msg = format!("{e:#}");
                 tracing::warn!(error = %msg, "job attempt failed");
@@ -144,36 +126,17 @@ async fn keep_lease(store: &Store, job: &ClaimedJob, lease: Duration) -> anyhow:
     }
 }
 
-async fn dispatch(ctx: &JobContext, job: &ClaimedJob) -> anyhow::Result<()> {
-    let payload = job.payload.clone();
-    match job.kind {
-        Some(JobKind::WorkflowRun) => {
-            let run: RunRef =
-                serde_json::from_value(payload).context("workflow_run job payload")?;
-            investigation::run(ctx, run).await
+async fn dispatch(ctx: &JobContext, job: Job) -> anyhow::Result<Outcome> {
+    match job {
+        Job::WorkflowRun(run) => investigation::run(ctx, run).await,
+        Job::LoopProgress(run) => {
+            tracing::info!(repo = %run.repo, branch = %run.branch, run_id = %run.run_id, conclusion = ?run.conclusion, "run on a fixpoint branch recorded");
+            ctx.store.record_loop_run(&run).await?;
+            Ok(Outcome::Done)
         }
-        Some(JobKind::LoopProgress) => {
-            let run: RunRef =
-                serde_json::from_value(payload).context("loop_progress job payload")?;
-            tracing::info!(repo = %run.repo, branch = %run.branch, run_id = run.run_id, conclusion = %run.conclusion, "run on a fixpoint branch recorded");
-            ctx.store.record_loop_run(&run).await
+        Job::PrCommand(cmd) => {
+            ctx.store.record_pr_command(&cmd).await?;
+            Ok(Outcome::Done)
         }
-        Some(JobKind::PrCommand) => {
-            let cmd: PrCommand =
-                serde_json::from_value(payload).context("pr_command job payload")?;
-            ctx.store
-                .record_pr_command(
-                    cmd.comment_id,
-                    &cmd.repo,
-                    cmd.pr_number,
-                    &cmd.author,
-                    &cmd.body,
-                )
-                .await
-        }
-        None => anyhow::bail!(
-            "unknown job kind `{}`: written by a newer Fixpoint?",
-            job.kind_name
-        ),
     }
 }

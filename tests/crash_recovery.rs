@@ -7,7 +7,6 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fixpoint::store::Store;
 use support::fake_github::{FakeGitHub, Job, Step, WorkflowRun};
 use support::webhooks::{bytes, failed_deploy};
 
@@ -69,13 +68,10 @@ async fn start(fake: &FakeGitHub, dir: &std::path::Path, port: u16, log: &str) -
     }
 }
 
-async fn wait_for(store: &Store, sql: &str, what: &str) {
+async fn wait_for(store: &sqlx::SqlitePool, sql: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let n: i64 = sqlx::query_scalar(sql)
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(store).await.unwrap();
         if n > 0 {
             return;
         }
@@ -132,12 +128,12 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
     .await;
     assert_eq!(res.status(), 202);
 
-    let store = Store::connect(&format!(
+    // The test's own read-only look into the server's database.
+    let store = support::inspect(&format!(
         "sqlite://{}",
         dir.path().join("fixpoint.sqlite").display()
     ))
-    .await
-    .unwrap();
+    .await;
     wait_for(
         &store,
         "SELECT COUNT(*) FROM job_steps WHERE step = 'read_repo_config'",
@@ -152,7 +148,7 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
     .await;
     drop(first); // SIGKILL: no graceful shutdown, the lease is left behind
     let owner: String = sqlx::query_scalar("SELECT lease_owner FROM jobs")
-        .fetch_one(store.pool())
+        .fetch_one(&store)
         .await
         .unwrap();
 
@@ -166,13 +162,13 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
 
     let (attempts, new_owner): (i64, Option<String>) =
         sqlx::query_as("SELECT attempts, lease_owner FROM jobs")
-            .fetch_one(store.pool())
+            .fetch_one(&store)
             .await
             .unwrap();
     assert_eq!(attempts, 2, "claimed once by each process");
     assert_ne!(new_owner.as_deref(), Some(owner.as_str()));
     let status: String = sqlx::query_scalar("SELECT status FROM investigations")
-        .fetch_one(store.pool())
+        .fetch_one(&store)
         .await
         .unwrap();
     assert_eq!(status, "diagnosed");
@@ -185,10 +181,7 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
             1,
         ),
     ] {
-        let got: i64 = sqlx::query_scalar(sql)
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+        let got: i64 = sqlx::query_scalar(sql).fetch_one(&store).await.unwrap();
         assert_eq!(got, n, "{sql}");
     }
     // The finished step was not done again: the config was read from GitHub once.

@@ -5,16 +5,19 @@
 
 use std::time::Duration;
 
+use fixpoint::domain::InstallationChange;
 use fixpoint::ids::{InstallationId, RepoName};
 use fixpoint::store::deliveries::{Delivery, DeliveryWriter, Effect, Ingested};
-use fixpoint::store::installations::InstallationChange;
-use fixpoint::store::{JobKind, NewJob, Store};
+use fixpoint::store::{NewJob, Store};
 use serde_json::json;
 use sqlx::{Sqlite, Transaction};
 use tokio::task::JoinHandle;
 
 struct Door {
-    store: Store,
+    // Kept open so its pool (and migrations) outlive the writer.
+    _store: Store,
+    /// A connection of the test's own: another writer, and a way to look inside.
+    db: sqlx::SqlitePool,
     writer: DeliveryWriter,
     _dir: tempfile::TempDir,
 }
@@ -26,7 +29,8 @@ async fn open() -> Door {
     // A small WAL limit, so that a flood a test can afford goes past it.
     let writer = store.delivery_writer(5, 16).expect("writer starts");
     Door {
-        store,
+        _store: store,
+        db: sqlx::SqlitePool::connect_lazy(&url).expect("test connection"),
         writer,
         _dir: dir,
     }
@@ -35,8 +39,7 @@ async fn open() -> Door {
 impl Door {
     /// Takes SQLite's write lock, as another writer would.
     async fn lock(&self) -> Transaction<'static, Sqlite> {
-        self.store
-            .pool()
+        self.db
             .begin_with("BEGIN IMMEDIATE")
             .await
             .expect("write lock")
@@ -55,7 +58,7 @@ impl Door {
 
     async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
-            .fetch_one(self.store.pool())
+            .fetch_one(&self.db)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
@@ -63,9 +66,10 @@ impl Door {
 
 fn failed_run(run_id: u64) -> Effect {
     Effect::Job(NewJob {
-        kind: JobKind::WorkflowRun,
+        kind: "workflow_run".into(),
         dedupe_key: format!("workflow_run:acme/payments-api:{run_id}:1"),
         payload: json!({ "run_id": run_id }),
+        wakes: None,
     })
 }
 
@@ -188,7 +192,7 @@ async fn a_delivery_the_database_refuses_does_not_lose_the_ones_beside_it() {
          WHEN NEW.dedupe_key LIKE '%:13:1'
          BEGIN SELECT RAISE(ABORT, 'run 13 is refused by a trigger'); END",
     )
-    .execute(door.store.pool())
+    .execute(&door.db)
     .await
     .unwrap();
     let lock = door.lock().await;

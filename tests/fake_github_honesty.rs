@@ -6,15 +6,30 @@
 mod fake_github;
 #[path = "support/openapi.rs"]
 mod openapi;
+#[allow(dead_code)]
+#[path = "support/webhooks.rs"]
+mod webhooks;
 
 #[path = "fake_github_honesty/auth.rs"]
 mod auth;
+#[path = "fake_github_honesty/ci.rs"]
+mod ci;
+#[path = "fake_github_honesty/drift.rs"]
+mod drift;
+#[path = "fake_github_honesty/git_data.rs"]
+mod git_data;
+#[path = "fake_github_honesty/issues_and_checks.rs"]
+mod issues_and_checks;
 #[path = "fake_github_honesty/logs_and_faults.rs"]
 mod logs_and_faults;
+#[path = "fake_github_honesty/pulls.rs"]
+mod pulls;
 #[path = "fake_github_honesty/schema.rs"]
 mod schema;
 #[path = "fake_github_honesty/served.rs"]
 mod served;
+#[path = "fake_github_honesty/test_mistakes.rs"]
+mod test_mistakes;
 
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -150,4 +165,67 @@ fn assert_documented(method: &str, template: &str, answer: &Answer) {
         answer.body.as_ref(),
     );
     assert_eq!(verdict, Ok(()), "{method} {template}");
+}
+
+/// For `support/webhooks.rs`, which finds GitHub's npm packages from the crate root.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fake with `acme/api` installed, files on `main`, and a token that may write contents,
+/// pull requests, issues, checks and actions.
+async fn writable_fake() -> (FakeGitHub, String) {
+    let fake = FakeGitHub::start().await;
+    fake.add_installation_with_repos(INSTALLATION, "acme", &["api"]);
+    fake.set_installation_permissions(
+        INSTALLATION,
+        &[
+            ("actions", "write"),
+            ("checks", "write"),
+            ("contents", "write"),
+            ("issues", "write"),
+            ("metadata", "read"),
+            ("pull_requests", "write"),
+        ],
+    );
+    fake.add_file(REPO, None, "deploy/task.json", "{\"memory\": 512}\n");
+    fake.add_file(REPO, None, "notes/old.txt", "stale\n");
+    let token = token(&fake).await;
+    (fake, token)
+}
+
+/// `method` on `/repos/acme/api{path}` with the token; checked against GitHub's description for
+/// `template` (relative to `/repos/{owner}/{repo}`) whatever the status.
+async fn repo_call(
+    fake: &FakeGitHub,
+    token: &str,
+    method: &str,
+    path: &str,
+    template: &str,
+    body: Option<Value>,
+) -> Answer {
+    let url = format!("{}/repos/{REPO}{path}", fake.url());
+    let answer = call(method, url, Some(format!("token {token}")), body).await;
+    let template = format!("/repos/{{owner}}/{{repo}}{template}");
+    let verdict = OpenApi::load().validate(
+        method,
+        &template,
+        answer.status.as_u16(),
+        answer.body.as_ref(),
+    );
+    if answer.status.is_success() {
+        assert_eq!(verdict, Ok(()), "{method} {template}");
+    }
+    answer
+}
+
+/// The string at `pointer` in an answer's body.
+fn text(answer: &Answer, pointer: &str) -> String {
+    answer
+        .body
+        .as_ref()
+        .and_then(|body| body.pointer(pointer))
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {:?}", answer.body))
+        .to_string()
 }

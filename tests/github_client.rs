@@ -219,7 +219,7 @@ async fn server_errors_are_retried_with_backoff_then_fail_visibly() {
         jobs[0]
             .steps
             .iter()
-            .find(|s| s.conclusion.as_deref() == Some("failure"))
+            .find(|s| s.conclusion == Some(fixpoint::domain::Conclusion::Failure))
             .unwrap()
             .name,
         "Wait for ECS"

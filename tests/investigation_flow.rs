@@ -3,6 +3,7 @@
 
 mod support;
 
+use fixpoint::domain::{Conclusion, InvestigationStatus};
 use fixpoint::store::investigations::{Document, Investigation};
 use support::TestApp;
 use support::fake_github::{Job, Step, WorkflowRun};
@@ -149,7 +150,7 @@ async fn a_failed_deploy_collects_the_failed_jobs_and_sweeps_the_topology() {
     let jobs = app.store.run_jobs(inv.id).await.unwrap();
     let failed: Vec<_> = jobs
         .iter()
-        .filter(|j| j.conclusion.as_deref() == Some("failure"))
+        .filter(|j| j.conclusion == Some(Conclusion::Failure))
         .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].name, "deploy-staging");
@@ -186,7 +187,7 @@ async fn a_repository_without_fixpoint_yml_is_recorded_as_not_started() {
     .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
-    assert_eq!(inv.status, "not_started");
+    assert_eq!(inv.status, InvestigationStatus::NotStarted);
     assert!(
         inv.status_reason
             .as_deref()
@@ -211,7 +212,7 @@ async fn a_typo_in_the_config_names_the_key_and_the_run_is_not_started() {
     .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
-    assert_eq!(inv.status, "not_started");
+    assert_eq!(inv.status, InvestigationStatus::NotStarted);
     let reason = inv.status_reason.unwrap();
     assert!(
         reason.contains("unknown key `topolgy` (did you mean `topology`?)"),
@@ -229,7 +230,7 @@ async fn a_failed_ci_workflow_that_is_not_a_deploy_is_not_an_incident() {
     app.deliver("workflow_run", "r-4", &bytes(&ci)).await;
     app.settle().await;
     let inv = only_investigation(&app).await;
-    assert_eq!(inv.status, "not_started");
+    assert_eq!(inv.status, InvestigationStatus::NotStarted);
     assert!(
         inv.status_reason
             .unwrap()
@@ -256,7 +257,10 @@ async fn github_flaking_during_the_collection_is_retried_not_lost() {
     )
     .await;
     app.settle().await;
-    assert_eq!(only_investigation(&app).await.status, "diagnosed");
+    assert_eq!(
+        only_investigation(&app).await.status,
+        InvestigationStatus::Diagnosed
+    );
     app.stop().await;
 }
 
@@ -271,7 +275,7 @@ async fn an_app_not_installed_on_the_repository_fails_the_investigation_with_the
     .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
-    assert_eq!(inv.status, "failed");
+    assert_eq!(inv.status, InvestigationStatus::Failed);
     assert!(
         inv.status_reason
             .unwrap()
@@ -303,7 +307,7 @@ async fn a_production_environment_in_the_map_is_refused_before_anything_is_check
     .await;
     app.settle().await;
     let inv = only_investigation(&app).await;
-    assert_eq!(inv.status, "not_started");
+    assert_eq!(inv.status, InvestigationStatus::NotStarted);
     let reason = inv.status_reason.unwrap();
     assert!(
         reason.contains("production") && reason.contains("topology/payments-api.yaml"),

@@ -4,6 +4,7 @@
 
 mod support;
 
+use fixpoint::domain::{CommandStatus, InstallationState};
 use fixpoint::server::webhook::verify_signature;
 use secrecy::SecretString;
 use serde_json::json;
@@ -323,8 +324,53 @@ async fn runs_on_fixpoint_branches_are_loop_progress_not_incidents() {
         202
     );
     app.settle().await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM loop_runs WHERE branch = 'fixpoint/payments-api-9001' AND conclusion = 'success'").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM investigations").await, 0);
+    let runs = app.store.loop_runs().await.unwrap();
+    assert_eq!(
+        runs,
+        vec![(
+            "acme/payments-api".to_string(),
+            "fixpoint/payments-api-9001".to_string(),
+            66,
+            Some("success".to_string())
+        )]
+    );
+    assert!(app.store.investigations().await.unwrap().is_empty());
+    app.stop().await;
+}
+
+/// A deploy whose workflow file GitHub cannot even start (a bad `uses:`, an invalid
+/// expression) ends `startup_failure`: that is a red deploy too, and was once dropped
+/// here while the gha skill counted it as failed.
+#[tokio::test]
+async fn a_deploy_that_could_not_start_is_an_incident_and_a_cancelled_one_is_not() {
+    let app = TestApp::start().await;
+    for (run, conclusion, status) in [
+        (41, "startup_failure", 202),
+        (42, "timed_out", 202),
+        (43, "cancelled", 200),
+        (44, "action_required", 200),
+        (45, "a_conclusion_github_adds_later", 200),
+    ] {
+        let mut v = failed_deploy("acme/payments-api", run, 1, 77);
+        v["workflow_run"]["conclusion"] = conclusion.into();
+        let res = app
+            .deliver("workflow_run", &format!("c-{run}"), &bytes(&v))
+            .await;
+        assert_eq!(res.status(), status, "{conclusion}");
+    }
+    let kinds: Vec<(String, String)> = app
+        .store
+        .jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.kind, j.state.to_string()))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(
+        kinds.iter().all(|(kind, _)| kind == "workflow_run"),
+        "{kinds:?}"
+    );
     app.stop().await;
 }
 
@@ -373,12 +419,10 @@ async fn fixpoint_commands_on_prs_are_stored_and_bots_are_ignored() {
         );
     }
     app.settle().await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM pr_commands").await, 1);
-    let body: String = sqlx::query_scalar("SELECT body FROM pr_commands")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
-    assert_eq!(body, "  /fixpoint retry try a bigger pool");
+    let commands = app.store.pr_commands().await.unwrap();
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert_eq!(commands[0].1, "  /fixpoint retry try a bigger pool");
+    assert_eq!(commands[0].2, CommandStatus::Received);
     app.stop().await;
 }
 
@@ -434,8 +478,8 @@ async fn installations_are_remembered_with_their_repositories() {
         202
     );
     assert_eq!(
-        app.store.installation_state(inst).await.unwrap().as_deref(),
-        Some("deleted")
+        app.store.installation_state(inst).await.unwrap(),
+        Some(InstallationState::Deleted)
     );
     assert!(app.store.installed_repos(inst).await.unwrap().is_empty());
     app.stop().await;

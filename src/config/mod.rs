@@ -4,6 +4,7 @@
 //! and what it should hold. With no `APP_ID` at all the server runs in setup mode and
 //! serves the registration page instead (see `server::setup`).
 
+pub mod model;
 pub mod repo;
 pub mod sweep;
 
@@ -42,7 +43,7 @@ pub struct Settings {
     /// Environment names refused as production besides `prod`, `production` and `live`.
     pub production_names: Vec<String>,
     /// The model that reasons beside the rules engine, when one is configured.
-    pub model: Option<crate::diagnose::llm::ModelConfig>,
+    pub model: Option<model::ModelConfig>,
     /// Where a sweep may connect and which variables its maps may read.
     pub sweep: sweep::SweepSettings,
 }
@@ -59,7 +60,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
-            model: crate::diagnose::llm::ModelConfig::from_vars(vars)?,
+            model: model::ModelConfig::from_vars(vars)?,
             sweep: sweep::SweepSettings::from_vars(vars)?,
         })
     }

@@ -132,6 +132,10 @@ pub enum ActionKind {
 pub struct ProposedAction {
     pub kind: ActionKind,
     pub summary: String,
+    /// The fix's stable name (`fix_fingerprint`), which the loop records in the history so
+    /// a failed fix is never proposed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +180,10 @@ pub struct DebugContext {
     pub history: Vec<HistoryEntry>,
 }
 
+/// One iteration of the loop. The seed's fields (`iteration`, `diagnosis`, `action`,
+/// `commit`, `gha`, `result`) are prose for people and the PR; `kind`, `fingerprint` and
+/// `outcome` are for machines: "was this fix tried, and did it fail" is decided from them
+/// alone, never by reading the prose.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub iteration: u32,
@@ -186,4 +194,63 @@ pub struct HistoryEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gha: Option<String>,
     pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ActionKind>,
+    /// What was changed, stably named (`fix_fingerprint`): the same fix has the same
+    /// fingerprint in every iteration, however its summary is worded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    #[serde(default)]
+    pub outcome: IterationOutcome,
+}
+
+impl HistoryEntry {
+    /// This iteration's fix was carried out and did not hold.
+    pub fn failed(&self) -> bool {
+        self.outcome.failed()
+    }
+}
+
+/// How an iteration ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationOutcome {
+    /// Still running (CI, the rollout, verification); an entry from the seed's shape
+    /// without an outcome reads as this.
+    #[default]
+    Pending,
+    /// Verified healthy in the lower environment.
+    Fixed,
+    /// Deployed and verified, and the service was still unhealthy (or CI went red).
+    Failed,
+    /// Deployed, and nothing changed: the fix did not touch the cause.
+    NoChange,
+    /// Stopped before it could be judged (a person stopped it, a gate refused it).
+    Aborted,
+}
+
+impl IterationOutcome {
+    /// A fix that was tried and did not hold: never to be proposed again.
+    pub fn failed(self) -> bool {
+        matches!(self, Self::Failed | Self::NoChange)
+    }
+}
+
+/// The stable name of a fix: what kind of change, for which root cause, where (and what,
+/// when the cause names a subject such as a variable). Each usual fix of a class has its
+/// own kind, so this tells them apart.
+pub fn fix_fingerprint(
+    kind: ActionKind,
+    class: RootCauseClass,
+    node: &str,
+    subject: Option<&str>,
+) -> String {
+    let kind = serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    match subject {
+        Some(subject) => format!("{kind}:{}:{node}:{subject}", class.as_str()),
+        None => format!("{kind}:{}:{node}", class.as_str()),
+    }
 }

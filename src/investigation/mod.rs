@@ -21,11 +21,11 @@ use crate::sweep::{self, SweepOptions};
 use crate::topology::{DEFAULT_DEPTH, TopologyGraph};
 
 use crate::config::repo::{self, RepoConfig};
+use crate::domain::{Conclusion, InvestigationStatus, RunRef};
 use crate::github::GitHubError;
 use crate::github::auth::Permissions;
-use crate::ids::{InstallationId, RepoName, RunId};
-use crate::store::investigations::{RunJob, RunRef};
-use crate::worker::JobContext;
+use crate::jobs::{JobContext, Outcome};
+use crate::store::investigations::RunJob;
 
 /// What the repository's config said, as stored in the job's journal.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,9 +35,10 @@ enum ConfigOutcome {
     Invalid(String),
 }
 
-pub async fn run(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
-    let span = tracing::info_span!("investigation", repo = %run.repo, run_id = run.run_id, attempt = run.run_attempt);
-    investigate(ctx, run).instrument(span).await
+pub async fn run(ctx: &JobContext, run: RunRef) -> anyhow::Result<Outcome> {
+    let span = tracing::info_span!("investigation", repo = %run.repo, run_id = %run.run_id, attempt = run.run_attempt);
+    investigate(ctx, run).instrument(span).await?;
+    Ok(Outcome::Done)
 }
 
 async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
@@ -45,16 +46,15 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     let id = ctx
         .step("open_investigation", || store.open_investigation(&run))
         .await?;
-    let repo = RepoName::parse(&run.repo).map_err(anyhow::Error::msg)?;
     let client = ctx.github.repo(
-        InstallationId(run.installation_id),
-        repo,
+        run.installation_id,
+        run.repo.clone(),
         Permissions::investigate(),
     );
 
     let config = ctx
         .step("read_repo_config", || async {
-            Ok(match client.read_file(repo::PATH, &run.head_sha).await {
+            Ok(match client.read_file(repo::PATH, &run.head_sha.0).await {
                 Ok(None) => ConfigOutcome::Missing,
                 Ok(Some(text)) => match RepoConfig::parse(&text) {
                     Ok(c) => ConfigOutcome::Loaded(c),
@@ -74,7 +74,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
             let why = format!(
                 "no {} at {}: add one (see docs/fixpoint.example.yml) for Fixpoint to debug this repository's deploys",
                 repo::PATH,
-                short(&run.head_sha)
+                short(&run.head_sha.0)
             );
             return not_started(ctx, id, &why).await;
         }
@@ -104,21 +104,14 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     let jobs = ctx
         .step("fetch_run_jobs", || async {
             let jobs = client
-                .list_run_jobs(RunId(run.run_id), run.run_attempt)
+                .list_run_jobs(run.run_id, run.run_attempt)
                 .await
                 .map_err(classify)?;
             Ok(jobs
                 .into_iter()
                 .map(|j| RunJob {
                     job_id: j.id,
-                    failed_steps: j
-                        .steps
-                        .iter()
-                        .filter(|s| {
-                            matches!(s.conclusion.as_deref(), Some("failure" | "timed_out"))
-                        })
-                        .map(|s| s.name.clone())
-                        .collect(),
+                    failed_steps: j.failed_steps(),
                     name: j.name,
                     conclusion: j.conclusion,
                 })
@@ -132,7 +125,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     store.record_run_jobs(id, &jobs).await?;
     let failed: Vec<&str> = jobs
         .iter()
-        .filter(|j| matches!(j.conclusion.as_deref(), Some("failure" | "timed_out")))
+        .filter(|j| Conclusion::failed(j.conclusion))
         .map(|j| j.name.as_str())
         .collect();
     let summary = format!(
@@ -146,12 +139,17 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     );
     tracing::info!(investigation = id, %summary, "failed run collected");
     store
-        .set_investigation_status(id, "collected", Some(&summary), service.as_deref())
+        .set_investigation_status(
+            id,
+            InvestigationStatus::Collected,
+            Some(&summary),
+            service.as_deref(),
+        )
         .await?;
 
     let fetched = ctx
         .step("fetch_topology", || async {
-            match maps::fetch(&client, &config.topology, &run.head_sha).await {
+            match maps::fetch(&client, &config.topology, &run.head_sha.0).await {
                 Ok(maps) => Ok(MapsOutcome::Fetched(maps)),
                 Err(e) => match e.downcast_ref::<GitHubError>() {
                     Some(g) if !g.is_permanent() => Err(e),
@@ -189,12 +187,12 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
                 chrono::Utc::now() - chrono::Duration::hours(1),
                 Some(RunContext {
                     github: client.clone(),
-                    run_id: run.run_id,
+                    run_id: run.run_id.0,
                     attempt: run.run_attempt,
                 }),
                 Arc::new(ProcessEnv),
                 &ctx.settings.sweep,
-                &run.repo,
+                &run.repo.to_string(),
             );
             Ok(sweep::sweep(&graph, Arc::new(skills), &SweepOptions::default()).await)
         })
@@ -212,7 +210,12 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
         report.findings.len()
     );
     store
-        .set_investigation_status(id, "swept", Some(&summary), Some(&report.service))
+        .set_investigation_status(
+            id,
+            InvestigationStatus::Swept,
+            Some(&summary),
+            Some(&report.service),
+        )
         .await?;
 
     let history = DebugContext {
@@ -249,7 +252,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     );
     tracing::info!(investigation = id, %summary, "diagnosed");
     store
-        .set_investigation_status(id, "diagnosed", Some(&summary), None)
+        .set_investigation_status(id, InvestigationStatus::Diagnosed, Some(&summary), None)
         .await
 }
 
@@ -284,7 +287,7 @@ async fn give_up_if_permanent(ctx: &JobContext, id: i64, e: anyhow::Error) -> an
             "GitHub refused: {p}. Check that the App is installed on the repository with actions and contents read"
         );
         ctx.store
-            .set_investigation_status(id, "failed", Some(&why), None)
+            .set_investigation_status(id, InvestigationStatus::Failed, Some(&why), None)
             .await?;
         return Ok(());
     }
@@ -298,7 +301,7 @@ async fn not_started(ctx: &JobContext, id: i64, why: &str) -> anyhow::Result<()>
         "investigation not started"
     );
     ctx.store
-        .set_investigation_status(id, "not_started", Some(why), None)
+        .set_investigation_status(id, InvestigationStatus::NotStarted, Some(why), None)
         .await
 }
 

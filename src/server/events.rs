@@ -2,16 +2,14 @@
 //! are read, so GitHub adding fields never breaks ingress; a missing field we need
 //! is a clear error naming it.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 mod fields;
 
-use crate::ids::{AppId, InstallationId, RepoName};
-use crate::store::installations::InstallationChange;
-use crate::store::investigations::RunRef;
-
-/// Fixpoint's own branches; runs there are progress of a loop, not new incidents.
-pub const BRANCH_PREFIX: &str = "fixpoint/";
+use crate::domain::{
+    AppId, CommitSha, Conclusion, InstallationChange, InstallationId, PrCommand, RepoName, RunId,
+    RunRef,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WebhookEvent {
@@ -31,16 +29,6 @@ pub enum Action {
         change: InstallationChange,
         action: &'static str,
     },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PrCommand {
-    pub repo: String,
-    pub installation_id: u64,
-    pub pr_number: u64,
-    pub comment_id: u64,
-    pub author: String,
-    pub body: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +84,7 @@ struct WorkflowRun {
     head_branch: Option<String>,
     #[serde(default = "first_attempt")]
     run_attempt: u64,
-    conclusion: Option<String>,
+    conclusion: Option<Conclusion>,
     /// What triggered the run: `push`, `workflow_dispatch`, `pull_request` …
     #[serde(default)]
     event: Option<String>,
@@ -260,31 +248,28 @@ fn workflow_run(e: WorkflowRunEvent) -> Result<WebhookEvent, String> {
     fields::capped("workflow_run.name", run.name.as_deref())?;
     fields::capped("workflow_run.path", run.path.as_deref())?;
     fields::capped("workflow_run.head_branch", run.head_branch.as_deref())?;
-    fields::capped("workflow_run.conclusion", run.conclusion.as_deref())?;
     // Only the repository's own deploys start anything: a fork's run (or any run a pull
     // request triggered) carries files its author wrote, and Fixpoint acts on what the
     // config and maps say. This holds for `fixpoint/` branches too: a fork can name one.
     if let Some(reason) = foreign_run(&e.repository.full_name, &run) {
         return Ok(WebhookEvent::Ignored { reason });
     }
-    let branch = run.head_branch.unwrap_or_default();
-    let conclusion = run.conclusion.unwrap_or_default();
     let run_ref = RunRef {
-        repo: repo.to_string(),
-        installation_id: installation.id,
+        repo,
+        installation_id: InstallationId(installation.id),
         workflow: run.name.unwrap_or_default(),
         workflow_path: run.path.or(e.workflow.and_then(|w| w.path)),
-        run_id: run.id,
+        run_id: RunId(run.id),
         run_attempt: run.run_attempt,
-        head_sha: run.head_sha,
-        branch: branch.clone(),
-        conclusion: conclusion.clone(),
+        head_sha: CommitSha(run.head_sha),
+        branch: run.head_branch.unwrap_or_default(),
+        conclusion: run.conclusion,
         default_branch: e.repository.default_branch,
     };
-    if branch.starts_with(BRANCH_PREFIX) {
+    if run_ref.on_fixpoint_branch() {
         return Ok(WebhookEvent::Act(Action::LoopRun(run_ref)));
     }
-    if !matches!(conclusion.as_str(), "failure" | "timed_out") {
+    if !run_ref.failed() {
         return Ok(WebhookEvent::Ignored {
             reason: "run did not fail",
         });
@@ -342,8 +327,8 @@ fn issue_comment(e: IssueCommentEvent, app_id: AppId) -> Result<WebhookEvent, St
     fields::capped("comment.user.login", Some(&e.comment.user.login))?;
     fields::capped_at("comment.body", Some(&body), fields::COMMENT_CHARS)?;
     Ok(WebhookEvent::Act(Action::PrCommand(PrCommand {
-        repo: repo_name(&e.repository.full_name)?.to_string(),
-        installation_id: installation.id,
+        repo: repo_name(&e.repository.full_name)?,
+        installation_id: InstallationId(installation.id),
         pr_number: e.issue.number,
         comment_id: e.comment.id,
         author: e.comment.user.login,

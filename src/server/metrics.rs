@@ -50,12 +50,7 @@ impl Metrics {
         out.push_str("# HELP fixpoint_jobs Jobs in the durable queue by state.\n");
         out.push_str("# TYPE fixpoint_jobs gauge\n");
         if let Some(q) = queue {
-            for (state, n) in [
-                ("queued", q.queued),
-                ("running", q.running),
-                ("failed", q.failed),
-                ("dead", q.dead),
-            ] {
+            for (state, n) in q.open() {
                 let _ = writeln!(out, "fixpoint_jobs{{state=\"{state}\"}} {n}");
             }
         }

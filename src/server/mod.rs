@@ -171,6 +171,7 @@ pub async fn run_app_with(
         github,
         workers: config.workers,
         lease: config.job_lease,
+        max_attempts: config.max_attempts,
         jobs_ready: state.jobs_ready.clone(),
         settings: Arc::new(config.settings.clone()),
     };

@@ -27,8 +27,8 @@ use tracing::Instrument;
 
 use super::AppState;
 use super::events::{self, Action, WebhookEvent};
+use crate::jobs::Job;
 use crate::store::deliveries::{Delivery, Effect, Ingested};
-use crate::store::{JobKind, NewJob};
 
 /// GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -314,37 +314,17 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
 }
 
 fn effect_of(action: Action) -> (Effect, Option<String>, &'static str) {
-    match action {
-        Action::FailedRun(run) => {
-            let repo = run.repo.clone();
-            let job = NewJob {
-                kind: JobKind::WorkflowRun,
-                dedupe_key: format!(
-                    "workflow_run:{}:{}:{}",
-                    run.repo, run.run_id, run.run_attempt
-                ),
-                payload: serde_json::to_value(&run).unwrap_or_default(),
-            };
-            (Effect::Job(job), Some(repo), "completed")
+    let (job, action) = match action {
+        Action::FailedRun(run) => (Job::WorkflowRun(run), "completed"),
+        Action::LoopRun(run) => (Job::LoopProgress(run), "completed"),
+        Action::PrCommand(cmd) => (Job::PrCommand(cmd), "created"),
+        Action::Installation { change, action } => {
+            return (Effect::Installation(change), None, action);
         }
-        Action::LoopRun(run) => {
-            let repo = run.repo.clone();
-            let job = NewJob {
-                kind: JobKind::LoopProgress,
-                dedupe_key: format!("loop_run:{}:{}:{}", run.repo, run.run_id, run.run_attempt),
-                payload: serde_json::to_value(&run).unwrap_or_default(),
-            };
-            (Effect::Job(job), Some(repo), "completed")
-        }
-        Action::PrCommand(cmd) => {
-            let repo = cmd.repo.clone();
-            let job = NewJob {
-                kind: JobKind::PrCommand,
-                dedupe_key: format!("pr_command:{}:{}", cmd.repo, cmd.comment_id),
-                payload: serde_json::to_value(&cmd).unwrap_or_default(),
-            };
-            (Effect::Job(job), Some(repo), "created")
-        }
-        Action::Installation { change, action } => (Effect::Installation(change), None, action),
-    }
+    };
+    let repo = match &job {
+        Job::WorkflowRun(run) | Job::LoopProgress(run) => run.repo.to_string(),
+        Job::PrCommand(cmd) => cmd.repo.to_string(),
+    };
+    (Effect::Job(job.row()), Some(repo), action)
 }

@@ -10,7 +10,8 @@ use futures::future::BoxFuture;
 
 use super::excerpts::{Excerpt, ExcerptKind, ExcerptLimits, LogCounts};
 use super::{Evidence, Observation, RunContext, Skill, SkillContext, Status};
-use crate::github::{JobStep, WorkflowJob};
+use crate::domain::{Conclusion, RunStatus};
+use crate::github::actions::{JobStep, WorkflowJob};
 use crate::ids::{JobId, RepoName, RunId};
 use crate::topology::{CheckTarget, SkillKind};
 use logs::LogFile;
@@ -47,12 +48,21 @@ impl Skill for Gha {
     }
 }
 
-/// A conclusion that means the job or step failed.
-fn failed(conclusion: Option<&str>) -> bool {
+/// A conclusion that means the job or step failed (the one definition, in `domain`).
+fn failed(conclusion: Option<Conclusion>) -> bool {
+    Conclusion::failed(conclusion)
+}
+
+/// A job that ended without failing or being stopped.
+fn passed(conclusion: Option<Conclusion>) -> bool {
     matches!(
         conclusion,
-        Some("failure" | "timed_out" | "startup_failure")
+        Some(Conclusion::Success | Conclusion::Skipped | Conclusion::Neutral)
     )
+}
+
+fn conclusion_text(conclusion: Option<Conclusion>, missing: &'static str) -> &'static str {
+    conclusion.map(Conclusion::as_str).unwrap_or(missing)
 }
 
 async fn check_run(repo: &RepoName, run: &RunContext) -> anyhow::Result<Observation> {
@@ -74,10 +84,7 @@ async fn check_run(repo: &RepoName, run: &RunContext) -> anyhow::Result<Observat
                 run.run_id, run.attempt
             )
         })?;
-    let failed_jobs: Vec<&WorkflowJob> = jobs
-        .iter()
-        .filter(|j| failed(j.conclusion.as_deref()))
-        .collect();
+    let failed_jobs: Vec<&WorkflowJob> = jobs.iter().filter(|j| failed(j.conclusion)).collect();
     if failed_jobs.is_empty() {
         return Ok(without_failure(run, &jobs));
     }
@@ -120,21 +127,19 @@ fn without_failure(run: &RunContext, jobs: &[WorkflowJob]) -> Observation {
             Status::Unknown,
             format!("run {id} (attempt {}) has no jobs", run.attempt),
         )
-    } else if let Some(busy) = jobs.iter().find(|j| j.status != "completed") {
-        let done = jobs.iter().filter(|j| j.status == "completed").count();
+    } else if let Some(busy) = jobs.iter().find(|j| j.status != RunStatus::Completed) {
+        let done = jobs
+            .iter()
+            .filter(|j| j.status == RunStatus::Completed)
+            .count();
         let summary = format!(
-            "run {id} is still running ('{}' is {}): {done} of {} jobs done",
+            "run {id} is still running ('{}' is {:?}): {done} of {} jobs done",
             busy.name,
             busy.status,
             jobs.len()
         );
         Observation::new(Status::Unknown, summary)
-    } else if jobs.iter().all(|j| {
-        matches!(
-            j.conclusion.as_deref(),
-            Some("success" | "skipped" | "neutral")
-        )
-    }) {
+    } else if jobs.iter().all(|j| passed(j.conclusion)) {
         Observation::new(
             Status::Healthy,
             format!(
@@ -145,17 +150,12 @@ fn without_failure(run: &RunContext, jobs: &[WorkflowJob]) -> Observation {
     } else {
         let odd: Vec<String> = jobs
             .iter()
-            .filter(|j| {
-                !matches!(
-                    j.conclusion.as_deref(),
-                    Some("success" | "skipped" | "neutral")
-                )
-            })
+            .filter(|j| !passed(j.conclusion))
             .map(|j| {
                 format!(
                     "'{}' {}",
                     j.name,
-                    j.conclusion.as_deref().unwrap_or("without a conclusion")
+                    conclusion_text(j.conclusion, "without a conclusion")
                 )
             })
             .collect();
@@ -198,10 +198,7 @@ impl<'a> JobReport<'a> {
     }
 
     fn first_failed_step(&self) -> Option<&'a JobStep> {
-        self.job
-            .steps
-            .iter()
-            .find(|s| failed(s.conclusion.as_deref()))
+        self.job.steps.iter().find(|s| failed(s.conclusion))
     }
 
     fn source(&self, step: Option<&JobStep>) -> String {
@@ -249,7 +246,7 @@ fn step_of<'a>(job: &'a WorkflowJob, section: Option<&str>) -> Option<&'a JobSte
                 .iter()
                 .find(|s| s.name == title || s.name.strip_prefix("Run ") == Some(title))
         })
-        .or_else(|| job.steps.iter().find(|s| failed(s.conclusion.as_deref())))
+        .or_else(|| job.steps.iter().find(|s| failed(s.conclusion)))
 }
 
 fn observe(jobs: &[WorkflowJob], reports: &[JobReport<'_>]) -> Observation {
@@ -267,7 +264,7 @@ fn observe(jobs: &[WorkflowJob], reports: &[JobReport<'_>]) -> Observation {
         None => format!(
             "'{}' {}: {}",
             lead.job.name,
-            lead.job.conclusion.as_deref().unwrap_or("failed"),
+            conclusion_text(lead.job.conclusion, "failed"),
             lead.what()
         ),
     };
@@ -287,7 +284,7 @@ fn observe(jobs: &[WorkflowJob], reports: &[JobReport<'_>]) -> Observation {
     let failed_steps = reports
         .iter()
         .flat_map(|r| &r.job.steps)
-        .filter(|s| failed(s.conclusion.as_deref()))
+        .filter(|s| failed(s.conclusion))
         .count();
     let mut observation = Observation::new(Status::Degraded, summary)
         .metric("jobs", jobs.len() as f64)

@@ -140,6 +140,8 @@ pub struct SkillContext {
     /// Resolves through `outbound`: a name is judged by what it resolves to.
     pub http: reqwest::Client,
     aws: Mutex<HashMap<Option<String>, aws_config::SdkConfig>>,
+    /// Whether the credential chain found credentials, asked once per sweep.
+    aws_access: tokio::sync::OnceCell<Result<(), String>>,
 }
 
 impl SkillContext {
@@ -193,7 +195,37 @@ impl SkillContext {
             outbound,
             http,
             aws: Mutex::default(),
+            aws_access: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// `Err` with one line naming the fix when the standard chain finds no AWS credentials.
+    /// Asked once per sweep: without it every AWS node repeats the SDK's long error, and
+    /// the SDK's probing of instance metadata fills the log.
+    pub async fn aws_access(&self) -> Result<(), String> {
+        self.aws_access
+            .get_or_init(|| async {
+                let config = self.aws(None).await;
+                let Some(provider) = config.credentials_provider() else {
+                    return Err(NO_AWS_CREDENTIALS.to_string());
+                };
+                use aws_sdk_ecs::config::ProvideCredentials as _;
+                match tokio::time::timeout(AWS_CREDENTIALS_WAIT, provider.provide_credentials())
+                    .await
+                {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "AWS credential chain");
+                        Err(NO_AWS_CREDENTIALS.to_string())
+                    }
+                    Err(_) => Err(format!(
+                        "{NO_AWS_CREDENTIALS} (the credential chain gave no answer within {} s)",
+                        AWS_CREDENTIALS_WAIT.as_secs()
+                    )),
+                }
+            })
+            .await
+            .clone()
     }
 
     /// AWS configuration from the standard chain (env, profile, IMDS …) for a region
@@ -241,6 +273,12 @@ impl SkillContext {
         }
     }
 }
+
+/// What a person reads when AWS cannot be reached for lack of credentials.
+pub const NO_AWS_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_REGION), or AWS_ENDPOINT_URL with test keys for a local stand-in such as moto";
+
+/// How long the credential chain may take (it probes instance metadata last).
+const AWS_CREDENTIALS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The one trait every skill implements.
 pub trait Skill: Sync {

@@ -21,9 +21,11 @@ use anyhow::Context;
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::installations::{self, InstallationChange};
+use super::installations;
 use super::jobs::{self, NewJob};
-use super::{BUSY_TIMEOUT, Store, now_ms};
+use super::{BUSY_TIMEOUT, Store};
+use crate::clock::SharedClock;
+use crate::domain::InstallationChange;
 
 /// Most deliveries in one transaction, so one commit's latency stays bounded.
 const MAX_BATCH: usize = 256;
@@ -132,6 +134,7 @@ impl Store {
         let stats = Arc::<Stats>::default();
         let writer = Writer {
             conn,
+            clock: self.clock.clone(),
             max_attempts,
             stats: stats.clone(),
             committed,
@@ -220,6 +223,7 @@ impl DeliveryWriter {
 
 struct Writer {
     conn: Connection,
+    clock: SharedClock,
     max_attempts: u32,
     stats: Arc<Stats>,
     /// Wakes the checkpointer; a full channel means it is already awake.
@@ -294,7 +298,7 @@ impl Writer {
 
     /// One transaction for the batch; outcomes in the batch's order.
     fn commit(&mut self, batch: &[Pending]) -> anyhow::Result<Vec<Ingested>> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let max_attempts = i64::from(self.max_attempts);
         let tx = self
             .conn
@@ -325,10 +329,16 @@ fn store_one(
         return Ok(Ingested::DuplicateDelivery);
     }
     let outcome = match &pending.effect {
-        Effect::Job(job) => match jobs::insert(conn, job, max_attempts, now)? {
-            (id, true) => Ingested::Accepted { job_id: Some(id) },
-            (id, false) => Ingested::DuplicateJob { job_id: id },
-        },
+        Effect::Job(job) => {
+            let outcome = match jobs::insert(conn, job, max_attempts, now)? {
+                (id, true) => Ingested::Accepted { job_id: Some(id) },
+                (id, false) => Ingested::DuplicateJob { job_id: id },
+            };
+            if let Some(key) = &job.wakes {
+                jobs::wake(conn, key, now)?;
+            }
+            outcome
+        }
         Effect::Installation(change) => {
             installations::apply(conn, change, now)?;
             Ingested::Accepted { job_id: None }

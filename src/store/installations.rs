@@ -4,32 +4,7 @@
 use rusqlite::params;
 
 use super::Store;
-use crate::ids::{InstallationId, RepoName};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InstallationChange {
-    /// Created, unsuspended or permissions accepted: active with these repositories
-    /// (`None` leaves the known list as it is).
-    Active {
-        id: InstallationId,
-        account: String,
-        repos: Option<Vec<RepoName>>,
-    },
-    Suspended {
-        id: InstallationId,
-        account: String,
-    },
-    Deleted {
-        id: InstallationId,
-        account: String,
-    },
-    ReposChanged {
-        id: InstallationId,
-        account: String,
-        added: Vec<RepoName>,
-        removed: Vec<RepoName>,
-    },
-}
+use crate::domain::{InstallationChange, InstallationId, InstallationState, RepoName};
 
 /// Applies the change inside the delivery writer's transaction (`super::deliveries`).
 pub(crate) fn apply(
@@ -39,9 +14,13 @@ pub(crate) fn apply(
 ) -> anyhow::Result<()> {
     let (id, account, state) = match change {
         InstallationChange::Active { id, account, .. }
-        | InstallationChange::ReposChanged { id, account, .. } => (id, account, "active"),
-        InstallationChange::Suspended { id, account } => (id, account, "suspended"),
-        InstallationChange::Deleted { id, account } => (id, account, "deleted"),
+        | InstallationChange::ReposChanged { id, account, .. } => {
+            (id, account, InstallationState::Active)
+        }
+        InstallationChange::Suspended { id, account } => {
+            (id, account, InstallationState::Suspended)
+        }
+        InstallationChange::Deleted { id, account } => (id, account, InstallationState::Deleted),
     };
     let id = id.0 as i64;
     conn.prepare_cached(
@@ -49,7 +28,7 @@ pub(crate) fn apply(
          ON CONFLICT (installation_id) DO UPDATE SET account = excluded.account,
            state = excluded.state, updated_at = excluded.updated_at",
     )?
-    .execute(params![id, account, state, now])?;
+    .execute(params![id, account, state.as_str(), now])?;
     let (replace, added, removed): (bool, &[RepoName], &[RepoName]) = match change {
         InstallationChange::Active {
             repos: Some(repos), ..
@@ -82,14 +61,18 @@ impl Store {
     pub async fn installed_repos(&self, id: InstallationId) -> anyhow::Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT r.repo FROM installation_repos r JOIN installations i USING (installation_id)
-             WHERE r.installation_id = ? AND i.state = 'active' ORDER BY r.repo",
+             WHERE r.installation_id = ? AND i.state = ? ORDER BY r.repo",
         )
         .bind(id.0 as i64)
+        .bind(InstallationState::Active)
         .fetch_all(&self.pool)
         .await?)
     }
 
-    pub async fn installation_state(&self, id: InstallationId) -> anyhow::Result<Option<String>> {
+    pub async fn installation_state(
+        &self,
+        id: InstallationId,
+    ) -> anyhow::Result<Option<InstallationState>> {
         Ok(
             sqlx::query_scalar("SELECT state FROM installations WHERE installation_id = ?")
                 .bind(id.0 as i64)

@@ -4,22 +4,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::{Store, now_ms};
-
-/// What the `workflow_run` job knows about the failed run when it opens an investigation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRef {
-    pub repo: String,
-    pub installation_id: u64,
-    pub workflow: String,
-    pub workflow_path: Option<String>,
-    pub run_id: u64,
-    pub run_attempt: u64,
-    pub head_sha: String,
-    pub branch: String,
-    pub conclusion: String,
-    pub default_branch: Option<String>,
-}
+use super::Store;
+use crate::domain::{CommandStatus, Conclusion, InvestigationStatus, PrCommand, RunRef};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Investigation {
@@ -30,7 +16,7 @@ pub struct Investigation {
     pub run_attempt: i64,
     pub head_sha: String,
     pub branch: String,
-    pub status: String,
+    pub status: InvestigationStatus,
     pub status_reason: Option<String>,
 }
 
@@ -45,28 +31,29 @@ pub enum Document {
 pub struct RunJob {
     pub job_id: u64,
     pub name: String,
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     pub failed_steps: Vec<String>,
 }
 
 impl Store {
     /// Opens the investigation for this run attempt, or returns the one already open.
     pub async fn open_investigation(&self, run: &RunRef) -> anyhow::Result<i64> {
-        let now = now_ms();
+        let now = self.now_ms();
         sqlx::query(
             "INSERT INTO investigations (repo, installation_id, workflow, run_id, run_attempt,
                head_sha, branch, conclusion, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (repo, run_id, run_attempt) DO NOTHING",
         )
-        .bind(&run.repo)
-        .bind(run.installation_id as i64)
+        .bind(run.repo.to_string())
+        .bind(run.installation_id.0 as i64)
         .bind(&run.workflow)
-        .bind(run.run_id as i64)
+        .bind(run.run_id.0 as i64)
         .bind(run.run_attempt as i64)
-        .bind(&run.head_sha)
+        .bind(&run.head_sha.0)
         .bind(&run.branch)
-        .bind(&run.conclusion)
+        .bind(run.conclusion.map(Conclusion::as_str).unwrap_or_default())
+        .bind(InvestigationStatus::Received)
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -74,8 +61,8 @@ impl Store {
         Ok(sqlx::query_scalar(
             "SELECT id FROM investigations WHERE repo = ? AND run_id = ? AND run_attempt = ?",
         )
-        .bind(&run.repo)
-        .bind(run.run_id as i64)
+        .bind(run.repo.to_string())
+        .bind(run.run_id.0 as i64)
         .bind(run.run_attempt as i64)
         .fetch_one(&self.pool)
         .await?)
@@ -84,7 +71,7 @@ impl Store {
     pub async fn set_investigation_status(
         &self,
         id: i64,
-        status: &str,
+        status: InvestigationStatus,
         reason: Option<&str>,
         service: Option<&str>,
     ) -> anyhow::Result<()> {
@@ -95,7 +82,7 @@ impl Store {
         .bind(status)
         .bind(reason)
         .bind(service)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -117,7 +104,7 @@ impl Store {
         };
         sqlx::query(sql)
             .bind(serde_json::to_string(value)?)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -157,7 +144,7 @@ impl Store {
             .bind(investigation)
             .bind(job.job_id as i64)
             .bind(&job.name)
-            .bind(&job.conclusion)
+            .bind(job.conclusion.map(Conclusion::as_str))
             .bind(serde_json::to_string(&job.failed_steps)?)
             .execute(&mut *tx)
             .await?;
@@ -202,7 +189,9 @@ impl Store {
                 Ok(RunJob {
                     job_id: r.get::<i64, _>("job_id") as u64,
                     name: r.get("name"),
-                    conclusion: r.get("conclusion"),
+                    conclusion: r
+                        .get::<Option<String>, _>("conclusion")
+                        .map(|c| Conclusion::parse(&c)),
                     failed_steps: serde_json::from_str(&r.get::<String, _>("failed_steps"))?,
                 })
             })
@@ -214,38 +203,50 @@ impl Store {
             "INSERT INTO loop_runs (repo, branch, run_id, run_attempt, conclusion, head_sha, recorded_at)
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, run_id, run_attempt) DO NOTHING",
         )
-        .bind(&run.repo)
+        .bind(run.repo.to_string())
         .bind(&run.branch)
-        .bind(run.run_id as i64)
+        .bind(run.run_id.0 as i64)
         .bind(run.run_attempt as i64)
-        .bind(&run.conclusion)
-        .bind(&run.head_sha)
-        .bind(now_ms())
+        .bind(run.conclusion.map(Conclusion::as_str))
+        .bind(&run.head_sha.0)
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    pub async fn record_pr_command(
-        &self,
-        comment_id: u64,
-        repo: &str,
-        pr_number: u64,
-        author: &str,
-        body: &str,
-    ) -> anyhow::Result<()> {
+    /// Runs recorded on `fixpoint/` branches: `(repo, branch, run id, conclusion)`.
+    pub async fn loop_runs(&self) -> anyhow::Result<Vec<(String, String, i64, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT repo, branch, run_id, conclusion FROM loop_runs ORDER BY recorded_at, run_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn record_pr_command(&self, cmd: &PrCommand) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO pr_commands (comment_id, repo, pr_number, author, body, status, received_at)
-             VALUES (?, ?, ?, ?, ?, 'received', ?) ON CONFLICT (comment_id) DO NOTHING",
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (comment_id) DO NOTHING",
         )
-        .bind(comment_id as i64)
-        .bind(repo)
-        .bind(pr_number as i64)
-        .bind(author)
-        .bind(body)
-        .bind(now_ms())
+        .bind(cmd.comment_id as i64)
+        .bind(cmd.repo.to_string())
+        .bind(cmd.pr_number as i64)
+        .bind(&cmd.author)
+        .bind(&cmd.body)
+        .bind(CommandStatus::Received)
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Stored `/fixpoint` commands, oldest first: `(comment id, body, status)`.
+    pub async fn pr_commands(&self) -> anyhow::Result<Vec<(i64, String, CommandStatus)>> {
+        Ok(sqlx::query_as(
+            "SELECT comment_id, body, status FROM pr_commands ORDER BY received_at, comment_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

@@ -16,7 +16,9 @@ use anyhow::Context;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use jobs::{ClaimedJob, JobKind, NewJob, QueueCounts};
+pub use jobs::{ClaimedJob, JobRow, NewJob, QueueCounts};
+
+use crate::clock::{self, SharedClock};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -25,11 +27,18 @@ pub struct Store {
     pool: SqlitePool,
     /// The database file, for the delivery writer's own connection.
     file: PathBuf,
+    /// Every time the store writes or compares comes from here.
+    clock: SharedClock,
 }
 
 impl Store {
     /// Opens (creating if needed) the database and applies the embedded migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with_clock(url, clock::system()).await
+    }
+
+    /// As `connect`, reading time from `clock` (tests move a `ManualClock`).
+    pub async fn connect_with_clock(url: &str, clock: SharedClock) -> anyhow::Result<Self> {
         // The delivery writer opens the file a second time (`deliveries`); an in-memory
         // database would be a different one there (config refuses it for the App).
         if is_in_memory(url) {
@@ -57,11 +66,15 @@ impl Store {
             .await
             .context("cannot apply the database migrations")?;
         let file = options.get_filename().to_path_buf();
-        Ok(Self { pool, file })
+        Ok(Self { pool, file, clock })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Ready means: the database answers and every embedded migration is applied.
@@ -98,9 +111,4 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// cannot open again, and a restart empties.
 pub fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
-}
-
-/// Milliseconds since the Unix epoch: every time column uses it.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

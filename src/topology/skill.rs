@@ -48,6 +48,14 @@ impl SkillKind {
         ("aws-lambda", SkillKind::Lambda),
     ];
 
+    /// Reads AWS through the SDK, and so needs AWS credentials.
+    pub fn uses_aws(self) -> bool {
+        matches!(
+            self,
+            SkillKind::Ecs | SkillKind::Cloudwatch | SkillKind::Sqs | SkillKind::Lambda
+        )
+    }
+
     /// The canonical name, as written back out and shown to people.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use fixpoint::diagnose::llm::{ModelConfig, Prompt, PromptInput, prompt};
 use fixpoint::diagnose::{
-    ActionKind, ChainLink, DebugContext, Diagnosis, Engine, HistoryEntry, Noise, ProposedAction,
-    RootCause, RootCauseClass,
+    ActionKind, ChainLink, DebugContext, Diagnosis, Engine, HistoryEntry, IterationOutcome, Noise,
+    ProposedAction, RootCause, RootCauseClass,
 };
 use fixpoint::skills::{Evidence, Finding, Status};
 use fixpoint::topology::{DEFAULT_DEPTH, TopologyGraph};
@@ -162,6 +162,7 @@ pub fn rules_diagnosis() -> Diagnosis {
         proposed_action: ProposedAction {
             kind: ActionKind::Infra,
             summary: "Raise max_connections on postgresql to 400".into(),
+            fingerprint: None,
         },
         engine: Engine::Rules,
         noise: vec![Noise {
@@ -185,6 +186,9 @@ pub fn history() -> DebugContext {
             commit: Some("3f2a9c1".into()),
             gha: Some("deploy run 9001 failed".into()),
             result: "still failing: too many clients".into(),
+            kind: Some(ActionKind::Infra),
+            fingerprint: Some("infra:db_connections_exhausted:postgresql".into()),
+            outcome: IterationOutcome::Failed,
         }],
     }
 }

@@ -24,43 +24,56 @@ fn oom_killed_tasks_ask_for_more_memory() {
 
 #[test]
 fn a_fix_the_history_shows_failed_is_not_proposed_again() {
-    let entry = |iteration, diagnosis: &str, action: &str, result: &str| HistoryEntry {
+    // What the loop records: the fix the diagnosis proposed, by its fingerprint, and how
+    // the iteration ended. The prose is for people and is never read back.
+    let entry = |iteration, d: &Diagnosis, result: &str, outcome| HistoryEntry {
         iteration,
-        diagnosis: diagnosis.into(),
-        action: action.into(),
+        diagnosis: d.root_cause.summary.clone(),
+        action: d.proposed_action.summary.clone(),
         commit: None,
         gha: None,
         result: result.into(),
+        kind: Some(d.proposed_action.kind),
+        fingerprint: d.proposed_action.fingerprint.clone(),
+        outcome,
     };
     let mut history = DebugContext {
         service: SERVICE.into(),
-        iteration: 2,
-        history: vec![entry(
-            1,
-            "OOMKilled - exit code 137",
-            "infra fix - increased ECS memory to 2048",
-            "fail - still OOMKilled at 2048",
-        )],
+        iteration: 1,
+        history: Vec::new(),
     };
-    let d = run_with(&oom(), &history);
-    assert_eq!(d.root_cause.class, Class::OomKilled);
+    let first = run_with(&oom(), &history);
+    assert_eq!(first.proposed_action.kind, ActionKind::Infra);
     assert_eq!(
-        d.proposed_action.kind,
+        first.proposed_action.fingerprint.as_deref(),
+        Some("infra:oom_killed:payments-api")
+    );
+    history.iteration = 2;
+    history.history.push(entry(
+        1,
+        &first,
+        "still OOMKilled at 2048",
+        IterationOutcome::Failed,
+    ));
+    let second = run_with(&oom(), &history);
+    assert_eq!(second.root_cause.class, Class::OomKilled);
+    assert_eq!(
+        second.proposed_action.kind,
         ActionKind::Code,
         "{:?}",
-        d.proposed_action
+        second.proposed_action
     );
     assert!(
-        d.proposed_action.summary.contains("iteration 1"),
+        second.proposed_action.summary.contains("iteration 1"),
         "{}",
-        d.proposed_action.summary
+        second.proposed_action.summary
     );
 
     history.history.push(entry(
         2,
-        "memory leak in batch processor",
-        "code fix - reduced batch size 1000 → 100",
-        "fail - still OOMKilled",
+        &second,
+        "the leak fix deployed; tasks still stop",
+        IterationOutcome::NoChange,
     ));
     let d = run_with(&oom(), &history);
     assert_eq!(
@@ -70,11 +83,29 @@ fn a_fix_the_history_shows_failed_is_not_proposed_again() {
         d.proposed_action
     );
 
-    // A fix still pending is not a failure.
-    history.history[1].result = "pending".into();
+    // A fix still pending, or one a person stopped, is not a failure, whatever its prose.
+    for outcome in [IterationOutcome::Pending, IterationOutcome::Aborted] {
+        history.history[1].outcome = outcome;
+        history.history[1].result = "failed, still failing".into();
+        assert_eq!(
+            run_with(&oom(), &history).proposed_action.kind,
+            ActionKind::Code,
+            "{outcome:?}"
+        );
+    }
+
+    // A raise to a different size is the same fix with other parameters: still tried.
+    history.history[0].fingerprint = Some("infra:oom_killed:payments-api/memory=3072".into());
+    history.history[1].outcome = IterationOutcome::Failed;
     assert_eq!(
         run_with(&oom(), &history).proposed_action.kind,
-        ActionKind::Code
+        ActionKind::Escalate
+    );
+    // Prose that reads like the fix, without its fingerprint, proves nothing was tried.
+    history.history[0].fingerprint = None;
+    assert_eq!(
+        run_with(&oom(), &history).proposed_action.kind,
+        ActionKind::Infra
     );
 }
 

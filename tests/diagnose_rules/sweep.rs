@@ -9,7 +9,8 @@ use fixpoint::topology::TopologyGraph;
 
 pub use fixpoint::diagnose::rank::{candidates, diagnose};
 pub use fixpoint::diagnose::{
-    ActionKind, DebugContext, Diagnosis, Engine, HistoryEntry, RootCauseClass as Class,
+    ActionKind, DebugContext, Diagnosis, Engine, HistoryEntry, IterationOutcome,
+    RootCauseClass as Class,
 };
 pub use fixpoint::skills::{Evidence, Finding, Status};
 

@@ -214,7 +214,7 @@ async fn the_fake_refuses_to_send_a_drifted_body_and_fails_the_test_that_saw_it(
     let unchecked = FakeGitHub::start().await;
     let _ = call(
         "GET",
-        format!("{}/repos/{REPO}/pulls", unchecked.url()),
+        format!("{}/repos/{REPO}/releases", unchecked.url()),
         None,
         None,
     )
@@ -222,7 +222,7 @@ async fn the_fake_refuses_to_send_a_drifted_body_and_fails_the_test_that_saw_it(
     let _ = call("DELETE", format!("{}/app", unchecked.url()), None, None).await;
     let on_drop = panic_text(&catch_unwind(AssertUnwindSafe(|| drop(unchecked))).unwrap_err());
     assert!(
-        on_drop.contains("does not serve GET /repos/acme/api/pulls"),
+        on_drop.contains("does not serve GET /repos/acme/api/releases"),
         "{on_drop}"
     );
     assert!(on_drop.contains("does not serve DELETE /app"), "{on_drop}");

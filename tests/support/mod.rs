@@ -31,10 +31,24 @@ pub const SECRET: &str = "test-webhook-secret";
 pub struct TestApp {
     pub url: String,
     pub store: Store,
+    /// A read-only connection of the test's own, for counting rows the store has no
+    /// query for (the store keeps its pool to itself).
+    pub db: sqlx::SqlitePool,
     pub github: FakeGitHub,
     pub dir: tempfile::TempDir,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A read-only connection to the database at `url`, for a test to look inside.
+pub async fn inspect(url: &str) -> sqlx::SqlitePool {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .expect("a SQLite URL")
+        .read_only(true);
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options)
 }
 
 pub fn manifest_dir() -> PathBuf {
@@ -91,8 +105,11 @@ impl TestApp {
         let client =
             GitHubApp::with_policy(config.app.as_ref().unwrap(), github.url(), fast_policy())
                 .expect("GitHub client");
+        let db = inspect(&config.database_url).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        // CI that a test scripts with `follow_pushes` reports to this App, signed with its secret.
+        github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(fixpoint::server::run_app_with(
             listener,
@@ -104,6 +121,7 @@ impl TestApp {
         TestApp {
             url,
             store,
+            db,
             github,
             dir,
             shutdown,
@@ -135,7 +153,7 @@ impl TestApp {
 
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
-            .fetch_one(self.store.pool())
+            .fetch_one(&self.db)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }

@@ -1,5 +1,6 @@
 //! GitHub's own webhook examples (npm `@octokit/webhooks-examples`), edited where the
-//! examples lack what a failed deploy has, and signed by `@octokit/webhooks-methods`.
+//! examples lack what a failed deploy has, signed in process (and, to check that signer, by
+//! `@octokit/webhooks-methods` under node).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -65,8 +66,14 @@ pub fn bytes(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
 }
 
-/// `sha256=…` over `body` with `secret`, computed by GitHub's library under node.
+/// `sha256=…` over `body` with `secret`, computed in process (HMAC-SHA256, as GitHub signs).
+/// `sign_with_node` is the same through GitHub's own library; a test keeps the two equal.
 pub fn sign(secret: &str, body: &[u8]) -> String {
+    super::fake_github::signature_256(secret, body)
+}
+
+/// `sha256=…` over `body` with `secret`, computed by `@octokit/webhooks-methods` under node.
+pub fn sign_with_node(secret: &str, body: &[u8]) -> String {
     let mut child = Command::new("node")
         .arg("sign.mjs")
         .arg(secret)

@@ -257,6 +257,8 @@ pub fn check(text: &str, world: &World<'_>) -> Result<Diagnosis, Invalid> {
     } else {
         0.0
     };
+    let fingerprint =
+        crate::diagnose::fix_fingerprint(kind, root_class, &raw.root_cause.node, None);
     Ok(Diagnosis {
         root_cause: RootCause {
             node: raw.root_cause.node,
@@ -269,6 +271,7 @@ pub fn check(text: &str, world: &World<'_>) -> Result<Diagnosis, Invalid> {
         proposed_action: ProposedAction {
             kind,
             summary: clean(&raw.proposed_action.summary, 1000),
+            fingerprint: Some(fingerprint),
         },
         engine: Engine::Llm,
         noise: raw

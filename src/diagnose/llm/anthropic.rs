@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::config::ModelConfig;
+use super::ModelConfig;
 use super::exchange::Turn;
 
 pub(crate) const VERSION: &str = "2023-06-01";

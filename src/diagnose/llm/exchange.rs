@@ -6,7 +6,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use super::config::{KeyHeader, ModelConfig, Provider};
+use super::{KeyHeader, ModelConfig, Provider};
 use super::{anthropic, openai};
 use crate::redact::redact;
 

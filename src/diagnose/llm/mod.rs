@@ -17,7 +17,6 @@
 pub mod answer;
 mod anthropic;
 pub mod budget;
-pub mod config;
 mod exchange;
 pub mod fence;
 mod openai;
@@ -26,7 +25,7 @@ pub mod world;
 
 use std::collections::BTreeSet;
 
-pub use config::{KeyHeader, ModelConfig, Provider};
+pub use crate::config::model::{KeyHeader, ModelConfig, Provider};
 pub use prompt::{Prompt, PromptInput, ShownEvidence, TrimReport};
 
 use answer::{Invalid, World};

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::config::ModelConfig;
+use super::ModelConfig;
 use super::exchange::Turn;
 
 /// JSON mode rather than `json_schema`: every compatible server accepts it, and the schema

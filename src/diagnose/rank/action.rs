@@ -1,47 +1,38 @@
 //! What to do about a root cause: the usual fixes for its class, in the order to try them,
-//! minus those the debug history shows already failed. When every usual fix has failed, a
-//! person is asked (escalate) rather than the loop trying something twice.
+//! minus those the debug history shows already failed (by fingerprint and outcome, never by
+//! reading the history's prose). When every usual fix has failed, a person is asked
+//! (escalate) rather than the loop trying something twice.
 
 use crate::diagnose::rules::Candidate;
 use crate::diagnose::rules::view::SweepView;
 use crate::diagnose::{
     ActionKind, DebugContext, HistoryEntry, ProposedAction, RootCauseClass as Class,
+    fix_fingerprint,
 };
 use crate::topology::SkillKind;
 
-/// One usual fix. `tried` lists groups of words: a failed history action containing every
-/// word of a group (lowercase) is this fix, tried before.
+/// One usual fix of a class. The fixes of one class differ in kind, so the kind, the
+/// class and the node name a fix stably (`fix_fingerprint`).
 struct Step {
     kind: ActionKind,
     summary: String,
-    tried: Vec<Vec<String>>,
 }
 
-fn step(kind: ActionKind, summary: String, tried: &[&[&str]]) -> Step {
-    let tried = tried
-        .iter()
-        .map(|g| g.iter().map(|w| w.to_lowercase()).collect())
-        .collect();
-    Step {
-        kind,
-        summary,
-        tried,
-    }
-}
-
-fn failed(entry: &HistoryEntry) -> bool {
-    let result = entry.result.to_lowercase();
-    result.starts_with("fail") || result.contains("failed") || result.contains("still ")
+fn step(kind: ActionKind, summary: String) -> Step {
+    Step { kind, summary }
 }
 
 impl Step {
-    fn was_tried(&self, entry: &HistoryEntry) -> bool {
-        let action = entry.action.to_lowercase();
-        action.contains(&self.summary.to_lowercase())
-            || self
-                .tried
-                .iter()
-                .any(|group| group.iter().all(|w| action.contains(w.as_str())))
+    /// This fix is the one `entry` tried: the same fingerprint, or a variant of it with
+    /// parameters after a `/` (a plan that raised memory to 2048 is a "raise memory").
+    fn was_tried(&self, entry: &HistoryEntry, fingerprint: &str) -> bool {
+        entry.kind == Some(self.kind)
+            && entry.fingerprint.as_deref().is_some_and(|tried| {
+                tried == fingerprint
+                    || tried
+                        .strip_prefix(fingerprint)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
     }
 }
 
@@ -50,10 +41,12 @@ pub(super) fn propose(
     root: &Candidate,
     history: &DebugContext,
 ) -> ProposedAction {
-    let failures: Vec<&HistoryEntry> = history.history.iter().filter(|e| failed(e)).collect();
+    let failures: Vec<&HistoryEntry> = history.history.iter().filter(|e| e.failed()).collect();
     let mut skipped = Vec::new();
     for step in steps(view, root) {
-        match failures.iter().find(|e| step.was_tried(e)) {
+        let fingerprint =
+            fix_fingerprint(step.kind, root.class, &root.node, root.subject.as_deref());
+        match failures.iter().find(|e| step.was_tried(e, &fingerprint)) {
             Some(entry) => {
                 skipped.push(format!("iteration {}: “{}”", entry.iteration, entry.action))
             }
@@ -61,6 +54,7 @@ pub(super) fn propose(
                 return ProposedAction {
                     kind: step.kind,
                     summary: step.summary,
+                    fingerprint: Some(fingerprint),
                 };
             }
             None => {
@@ -72,6 +66,7 @@ pub(super) fn propose(
                 return ProposedAction {
                     kind: step.kind,
                     summary,
+                    fingerprint: Some(fingerprint),
                 };
             }
         }
@@ -88,6 +83,7 @@ pub(super) fn propose(
             root.class.as_str(),
             root.node
         ),
+        fingerprint: None,
     }
 }
 
@@ -113,31 +109,20 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                 step(
                     Infra,
                     format!("raise {node}'s task memory{memory} or fix the leak"),
-                    &[
-                        &["memory", "increas"],
-                        &["memory", "rais"],
-                        &["memory", "bump"],
-                    ],
                 ),
                 step(
                     Code,
                     format!(
                         "find and fix what grows {node}'s memory (a leak, an unbounded batch or cache)"
                     ),
-                    &[&["leak"], &["batch"], &["memory", "code"]],
                 ),
             ]
         }
         Class::CrashLoop => vec![
-            step(
-                Code,
-                format!("fix {node}'s start-up crash{first_line}"),
-                &[&["crash"], &["start-up"], &["startup"]],
-            ),
+            step(Code, format!("fix {node}'s start-up crash{first_line}")),
             step(
                 Rollback,
                 format!("roll {node} back to its last task definition that ran"),
-                &[&["roll"], &["revert"]],
             ),
         ],
         Class::ImagePullFailed => vec![
@@ -151,12 +136,10 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                         "point {node}'s task definition at an image that exists, and let its execution role pull it from the registry{first_line}"
                     ),
                 },
-                &[&["image"]],
             ),
             step(
                 Rollback,
                 format!("roll {node} back to the last task definition whose image pulled"),
-                &[&["roll"], &["revert"]],
             ),
         ],
         Class::MissingConfig => match root.subject.as_deref() {
@@ -171,15 +154,13 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                 } else {
                     format!("add {var} to {node}'s task definition (environment or secrets)")
                 };
-                let v = var.to_lowercase();
                 vec![
-                    step(Infra, infra, &[&[&v, "task"], &[&v, "infra"], &[&v, "add"]]),
+                    step(Infra, infra),
                     step(
                         Code,
                         format!(
                             "make {node} read {var} under the name its task definition sets, or start with a safe default"
                         ),
-                        &[&[&v, "code"], &[&v, "default"]],
                     ),
                 ]
             }
@@ -188,7 +169,6 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                 format!(
                     "create the variable, secret or parameter {node} needs at start-up, and let its execution role read it{first_line}"
                 ),
-                &[&["secret"], &["parameter"], &["variable"]],
             )],
         },
         Class::HealthCheckFailed => {
@@ -198,14 +178,12 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
             let code = step(
                 Code,
                 format!("make {node}'s health endpoint answer 200 once it is ready{answer}"),
-                &[&["health", "code"], &["health", "endpoint"]],
             );
             let infra = step(
                 Infra,
                 format!(
                     "lengthen {node}'s health check grace period, or point the target group at the right path and port"
                 ),
-                &[&["grace"], &["target group"], &["health", "infra"]],
             );
             let slow = root.evidence.iter().any(|e| {
                 e.text.to_lowercase().contains("timed out")
@@ -219,26 +197,22 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
             steps.push(step(
                 Rollback,
                 format!("roll {node} back to its last task definition that passed health checks"),
-                &[&["roll"], &["revert"]],
             ));
             steps
         }
         Class::CiBuildFailed => vec![step(
             Code,
             format!("fix the compile errors in {node}{first_line}"),
-            &[&["compile"], &["build"]],
         )],
         Class::CiTestFailed => vec![step(
             Code,
             format!("fix the failing tests, or the code they caught, in {node}{first_line}"),
-            &[&["test"]],
         )],
         Class::DbConnectionsExhausted if node == service => vec![step(
             Code,
             format!(
                 "fix {service}'s connection pool: release connections promptly, or size it for the load"
             ),
-            &[&["pool"]],
         )],
         Class::DbConnectionsExhausted => {
             let max = metric("max_connections")
@@ -250,14 +224,12 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                     format!(
                         "cap {service}'s connection pool so tasks × pool size stays under {node}'s max_connections{max}, and close idle-in-transaction sessions"
                     ),
-                    &[&["pool"]],
                 ),
                 step(
                     Infra,
                     format!(
                         "raise max_connections on {node}, or put a pooler (PgBouncer, RDS Proxy) in front of it"
                     ),
-                    &[&["max_connections"], &["pgbouncer"], &["proxy"]],
                 ),
             ]
         }
@@ -274,24 +246,20 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                 format!(
                     "sessions on {node} are blocked{blocker}: a person decides whether to cancel the blocker or let it finish, and schedules lock-taking migrations outside deploys"
                 ),
-                &[],
             )]
         }
         Class::DbSlowQueries => vec![step(
             Code,
             format!("speed up the slow query on {node} (an index, or a narrower scan){first_line}"),
-            &[&["index"], &["query"]],
         )],
         Class::CacheMemoryPressure => vec![
             step(
                 Infra,
                 format!("raise {node}'s maxmemory (or its node size)"),
-                &[&["maxmemory"], &["node size"], &["redis", "memory"]],
             ),
             step(
                 Code,
                 format!("give {service}'s cache entries a TTL, or cache less"),
-                &[&["ttl"], &["cache less"]],
             ),
         ],
         Class::CacheUnreachable => vec![step(
@@ -299,7 +267,6 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
             format!(
                 "restore {service}'s path to {node}: is it up, and do its endpoint and security group admit {service}?"
             ),
-            &[&["security group"], &["redis", "endpoint"]],
         )],
         Class::QueueBacklog => {
             let consumer = view
@@ -309,7 +276,6 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
             vec![step(
                 Infra,
                 format!("restore or scale up the consumer of {node}: {consumer}"),
-                &[&["consumer"], &["scale"]],
             )]
         }
         Class::DeadLetters => vec![step(
@@ -317,7 +283,6 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
             format!(
                 "fix how the consumer of {node} handles the messages now in its dead-letter queue, then redrive them"
             ),
-            &[&["dead"], &["dlq"], &["redrive"]],
         )],
         Class::LambdaThrottled => {
             let reserved = metric("reserved_concurrency")
@@ -329,27 +294,20 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                     format!(
                         "raise {node}'s reserved concurrency{reserved}, or the account's limit"
                     ),
-                    &[&["concurrency"]],
                 ),
                 step(
                     Code,
                     format!(
                         "invoke {node} less often from {service} (batch), and retry throttles with backoff"
                     ),
-                    &[&["backoff"], &["batch"]],
                 ),
             ]
         }
         Class::LambdaErrors => vec![
-            step(
-                Code,
-                format!("fix the error {node} raises{first_line}"),
-                &[&["lambda", "code"], &["lambda", "fix"]],
-            ),
+            step(Code, format!("fix the error {node} raises{first_line}")),
             step(
                 Rollback,
                 format!("roll {node} back to its previous version"),
-                &[&["roll"], &["revert"]],
             ),
         ],
         Class::DependencyUnhealthy => vec![step(
@@ -357,7 +315,6 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
             format!(
                 "{node} is unhealthy and not {service}'s to fix: ask its owners, and retry the deploy once it is healthy"
             ),
-            &[],
         )],
         Class::Unknown => Vec::new(),
     }

@@ -192,6 +192,7 @@ pub(super) fn unknown(view: &SweepView<'_>, ranked: &[Ranked]) -> Diagnosis {
                     .first()
                     .map_or("the failed run's logs", String::as_str)
             ),
+            fingerprint: None,
         },
         engine: Engine::Rules,
         noise,

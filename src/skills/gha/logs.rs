@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use tokio::io::AsyncWriteExt;
 
-use crate::github::{RepoClient, WorkflowJob};
+use crate::github::RepoClient;
+use crate::github::actions::WorkflowJob;
 use crate::ids::{JobId, RunId};
 use crate::skills::excerpts::{Excerpt, ExcerptExtractor, ExcerptLimits, LogCounts};
 
@@ -116,7 +117,7 @@ impl Wanted {
             failed_steps: job
                 .steps
                 .iter()
-                .filter(|s| super::failed(s.conclusion.as_deref()))
+                .filter(|s| super::failed(s.conclusion))
                 .map(|s| s.number)
                 .collect(),
         }
@@ -214,20 +215,24 @@ mod tests {
     use std::io::{Seek, Write};
 
     use super::*;
-    use crate::github::JobStep;
+    use crate::domain::{Conclusion, RunStatus};
+    use crate::github::actions::JobStep;
 
     fn job(id: u64, name: &str, failed_step: u64) -> WorkflowJob {
-        let step = |number: u64, conclusion: &str| JobStep {
+        let step = |number: u64, conclusion: Conclusion| JobStep {
             name: format!("step {number}"),
             number,
-            conclusion: Some(conclusion.into()),
+            conclusion: Some(conclusion),
         };
         WorkflowJob {
             id,
             name: name.into(),
-            status: "completed".into(),
-            conclusion: Some("failure".into()),
-            steps: vec![step(1, "success"), step(failed_step, "failure")],
+            status: RunStatus::Completed,
+            conclusion: Some(Conclusion::Failure),
+            steps: vec![
+                step(1, Conclusion::Success),
+                step(failed_step, Conclusion::Failure),
+            ],
         }
     }
 

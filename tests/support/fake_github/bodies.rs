@@ -235,22 +235,18 @@ pub(super) fn job(base: &str, owner: &str, repo: &str, run: &WorkflowRun, job: &
     })
 }
 
-/// `content-file`: base64 with a newline after every 60 characters, as GitHub sends it.
+/// `content-file` (`sha` is the blob's): base64 with a newline every 60 characters, as GitHub sends it.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn content_file(
     base: &str,
     owner: &str,
     repo: &str,
     git_ref: &str,
     path: &str,
+    sha: &str,
     bytes: &[u8],
 ) -> Value {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let mut content = String::with_capacity(encoded.len() + encoded.len() / 60 + 1);
-    for line in encoded.as_bytes().chunks(60) {
-        content.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        content.push('\n');
-    }
-    let sha = object_sha(bytes);
+    let content = super::bodies_git::wrapped_base64(bytes);
     let url = format!("{base}/repos/{owner}/{repo}/contents/{path}?ref={git_ref}");
     let git_url = format!("{base}/repos/{owner}/{repo}/git/blobs/{sha}");
     let html_url = format!("https://github.com/{owner}/{repo}/blob/{git_ref}/{path}");

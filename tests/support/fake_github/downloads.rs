@@ -60,7 +60,7 @@ pub(super) async fn raw_file(
 ) -> Response {
     let state = lock(&shared);
     match state.file(&owner, &repo, Some(&git_ref), &path) {
-        Some(bytes) => download("text/plain; charset=utf-8", bytes.clone()),
+        Some((_, bytes)) => download("text/plain; charset=utf-8", bytes),
         None => download_missing(),
     }
 }

@@ -4,14 +4,48 @@
 //! (requests, JWT claims, token mints). Every API response passes an honesty gate first: it must
 //! be a documented status of its operation with a body that fits GitHub's OpenAPI schema, or the
 //! fake answers 500, records the violation, and fails the test when dropped.
+//!
+//! Each repository is a real bare git repository (the `git` CLI makes objects and SHAs), so
+//! what the App writes through the Git Data API is real history:
+//! - `add_file(repo, ref, path, content)`: a commit (`None` = the default branch, also served at
+//!   refs git cannot name, such as a made-up head SHA); `push(repo, branch, files)`: a person's
+//!   push, which CI follows; `branch_sha`, `file_at`: read git back.
+//! - Served: contents at any ref; blobs, trees (`base_tree`, `sha: null` deletes), commits,
+//!   refs (PATCH refuses a non-fast-forward without `force`, creating an existing ref is 422);
+//!   pulls (create, draft or not; `refuse_draft_pull_requests`), get, list by `head`, update,
+//!   requested reviewers (collaborators only); issues, comments, labels, reactions; check runs;
+//!   `collaborators/{user}/permission` (`set_collaborator_permission`; anyone else is 404);
+//!   GraphQL `markPullRequestReadyForReview` only; workflow runs by workflow, branch, head_sha
+//!   and status; `workflow_dispatch`. Writes need the token's `write` on the matching permission.
+//! - CI: `follow_pushes(repo, |tree| run)` turns each pushed tree into a run (jobs, steps, logs)
+//!   and posts `workflow_run` requested/in_progress/completed, HMAC-signed, to
+//!   `deliver_webhooks_to(url, secret)`; `deliveries`/`wait_for_deliveries` read them back.
+//! - The test's own mistakes fail it on drop: a `fail_next`/`stall_next`/`corrupt_next` that never
+//!   fired (`take_unused_scripts` forgets them), and a comment the App posted that no
+//!   `expect_comment`/`wait_for_comment` took (`take_unexpected_comments` forgets them).
 #![allow(dead_code, unused_imports)]
 
+mod arrange;
 mod auth;
 mod bodies;
+mod bodies_git;
+mod bodies_pulls;
+mod checks_routes;
+mod ci;
 mod downloads;
+mod expect;
 mod gate;
+mod git;
+mod git_routes;
+mod graphql;
+mod issues_routes;
 mod logs;
 mod model;
+mod pulls_routes;
+mod records;
+mod refs_routes;
+mod repos;
+mod request;
 mod routes;
 mod state;
 
@@ -25,9 +59,12 @@ use gate::{Shared, lock};
 use state::{App, Corruption, Fault, Installation, Stall, State};
 
 pub use auth::{RsaKeyPair, generate_rsa_key_pair};
+pub use ci::{CiScript, PushedTree, signature_256};
+pub use git::Signature;
 pub use model::{
     AuthKind, Job, JwtRecord, ManifestConversion, RequestRecord, Step, TokenMint, WorkflowRun,
 };
+pub use records::{CheckRun, Comment, Delivery, Dispatch, Issue, Pull};
 
 /// The App id the fake knows its App by.
 pub const APP_ID: u64 = 1_234_567;
@@ -176,7 +213,10 @@ impl FakeGitHub {
         grant.revoked = true;
     }
 
-    /// A file in `owner/repo` at `git_ref` (`None` = whatever ref is asked for).
+    /// A file in `owner/repo` at `git_ref`, committed to the repository's git history:
+    /// `None` = on the default branch and served at whatever ref git cannot name (a made-up
+    /// head SHA, say); a branch that exists = a commit on it; any other name = a commit on a
+    /// ref only the fake knows. Arranging never runs CI; `push` does.
     pub fn add_file(
         &self,
         repo: &str,
@@ -184,14 +224,20 @@ impl FakeGitHub {
         path: &str,
         content: impl AsRef<[u8]>,
     ) {
-        let key = (
-            repo.to_lowercase(),
-            git_ref.map(str::to_string),
-            path.trim_start_matches('/').to_string(),
+        let (owner, name) = split_repo(repo);
+        let path = path.trim_start_matches('/').to_string();
+        let mut state = lock(&self.shared);
+        let repo = state.repo_mut(owner, name);
+        let target = repo.arranged_ref(git_ref);
+        let message = format!("Arrange {path}");
+        repo.commit_files(
+            &target,
+            &[(path.clone(), Some(content.as_ref().to_vec()))],
+            &message,
         );
-        lock(&self.shared)
-            .files
-            .insert(key, content.as_ref().to_vec());
+        if git_ref.is_none() {
+            repo.any_ref_paths.insert(path);
+        }
     }
 
     /// A workflow run (with its jobs, steps and logs) in `owner/repo`.
@@ -227,6 +273,7 @@ impl FakeGitHub {
         lock(&self.shared).faults.push(Fault {
             method: method.to_string(),
             path_prefix: path_prefix.to_string(),
+            times,
             remaining: times,
             status,
             headers,
@@ -244,6 +291,7 @@ impl FakeGitHub {
         lock(&self.shared).stalls.push(Stall {
             method: method.to_string(),
             path_prefix: path_prefix.to_string(),
+            times,
             remaining: times,
             delay,
         });
@@ -309,7 +357,14 @@ impl Drop for FakeGitHub {
     fn drop(&mut self) {
         self.server.abort();
         if !std::thread::panicking() {
-            self.assert_honest();
+            let problems = self.end_of_test_problems();
+            assert!(problems.is_empty(), "{}", problems.join("\n"));
         }
     }
+}
+
+/// `owner/name` → (`owner`, `name`); anything else is a mistake in the test.
+fn split_repo(repo: &str) -> (&str, &str) {
+    repo.split_once('/')
+        .unwrap_or_else(|| panic!("a repository is `owner/name`, got {repo:?}"))
 }

@@ -1,6 +1,7 @@
 //! The endpoints the fake serves, at the root like api.github.com.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::MutexGuard;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,6 +16,9 @@ use super::bodies;
 use super::downloads;
 use super::gate::{self, Shared, json_reply, lock};
 use super::model::{Job, ManifestConversion};
+use super::request::{
+    Reply, authorization, invalid, json_body, not_found, number, paging, reader, refuse,
+};
 use super::state::Refusal;
 
 pub(super) fn router(shared: Shared) -> Router {
@@ -54,38 +58,17 @@ pub(super) fn router(shared: Shared) -> Router {
             "/_downloads/raw/{owner}/{repo}/{git_ref}/{*path}",
             get(downloads::raw_file),
         )
+        .merge(super::git_routes::router())
+        .merge(super::refs_routes::router())
+        .merge(super::pulls_routes::router())
+        .merge(super::issues_routes::router())
+        .merge(super::checks_routes::router())
         .fallback(gate::unserved)
         .method_not_allowed_fallback(gate::unserved)
         .layer(from_fn_with_state(shared.clone(), gate::honesty_gate))
         .layer(from_fn_with_state(shared.clone(), gate::inject_faults))
         .layer(from_fn_with_state(shared.clone(), gate::record_request))
         .with_state(shared)
-}
-
-type Reply = Result<Response, Response>;
-
-fn refuse(refusal: Refusal) -> Response {
-    json_reply(
-        refusal.status,
-        bodies::error(refusal.status, &refusal.message),
-    )
-}
-
-fn not_found() -> Response {
-    refuse(Refusal::new(404, "Not Found"))
-}
-
-fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-}
-
-/// A numeric path parameter; GitHub answers 404 for anything else.
-// The error is the handler's finished response: boxing it would only add noise.
-#[allow(clippy::result_large_err)]
-fn number(text: &str) -> Result<u64, Response> {
-    text.parse().map_err(|_| not_found())
 }
 
 fn redirect(location: String) -> Response {
@@ -114,18 +97,7 @@ async fn create_token(
         .authenticate_app(authorization(&headers))
         .map_err(refuse)?;
     let installation_id = number(&installation_id)?;
-    let request: Value = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|_| refuse(Refusal::new(400, "Problems parsing JSON")))?
-    };
-    let invalid = |field: &str| {
-        refuse(Refusal::new(
-            422,
-            format!("Invalid request: `{field}` has the wrong type."),
-        ))
-    };
+    let request = json_body(&body)?;
     let repositories = match &request["repositories"] {
         Value::Null => None,
         value => Some(
@@ -188,18 +160,37 @@ async fn get_content(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Reply {
-    let state = lock(&shared);
-    state
-        .authorize_repo(authorization(&headers), &owner, &repo)
-        .map_err(refuse)?;
+    let state = reader(&shared, &headers, &owner, &repo)?;
     let git_ref = query.get("ref").map(String::as_str);
-    let bytes = state
-        .file(&owner, &repo, git_ref, &path)
-        .ok_or_else(not_found)?;
     let shown_ref = git_ref.unwrap_or("main");
+    let Some((sha, bytes)) = state.file(&owner, &repo, git_ref, &path) else {
+        // Not a file: a directory lists its entries, anything else is 404.
+        let entries = state
+            .repos
+            .get(&format!("{owner}/{repo}").to_lowercase())
+            .and_then(|repository| repository.dir(git_ref, &path))
+            .ok_or_else(not_found)?;
+        let body = super::bodies_git::content_directory(
+            &state.base_url,
+            &owner,
+            &repo,
+            shown_ref,
+            &entries,
+            path.trim_matches('/'),
+        );
+        return Ok(json_reply(200, body));
+    };
     Ok(json_reply(
         200,
-        bodies::content_file(&state.base_url, &owner, &repo, shown_ref, &path, bytes),
+        bodies::content_file(
+            &state.base_url,
+            &owner,
+            &repo,
+            shown_ref,
+            &path,
+            &sha,
+            &bytes,
+        ),
     ))
 }
 
@@ -208,10 +199,7 @@ async fn get_run(
     Path((owner, repo, run_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Reply {
-    let state = lock(&shared);
-    state
-        .authorize_repo(authorization(&headers), &owner, &repo)
-        .map_err(refuse)?;
+    let state = reader(&shared, &headers, &owner, &repo)?;
     let run = state
         .run(&owner, &repo, number(&run_id)?)
         .ok_or_else(not_found)?;
@@ -227,10 +215,7 @@ async fn list_jobs(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Reply {
-    let state = lock(&shared);
-    state
-        .authorize_repo(authorization(&headers), &owner, &repo)
-        .map_err(refuse)?;
+    let state = reader(&shared, &headers, &owner, &repo)?;
     let run = state
         .run(&owner, &repo, number(&run_id)?)
         .ok_or_else(not_found)?;
@@ -258,10 +243,7 @@ async fn list_attempt_jobs(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Reply {
-    let state = lock(&shared);
-    state
-        .authorize_repo(authorization(&headers), &owner, &repo)
-        .map_err(refuse)?;
+    let state = reader(&shared, &headers, &owner, &repo)?;
     let run = state
         .run(&owner, &repo, number(&run_id)?)
         .ok_or_else(not_found)?;
@@ -299,16 +281,7 @@ fn page_of_jobs(
     run: &super::model::WorkflowRun,
     jobs: &[&Job],
 ) -> Response {
-    let per_page = query
-        .get("per_page")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(30usize)
-        .clamp(1, 100);
-    let page = query
-        .get("page")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1usize)
-        .max(1);
+    let (per_page, page) = paging(query);
     let last = jobs.len().div_ceil(per_page).max(1);
     let shown: Vec<Value> = jobs
         .iter()
@@ -346,10 +319,7 @@ async fn job_logs(
     Path((owner, repo, job_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Reply {
-    let state = lock(&shared);
-    state
-        .authorize_repo(authorization(&headers), &owner, &repo)
-        .map_err(refuse)?;
+    let state = reader(&shared, &headers, &owner, &repo)?;
     let job_id = number(&job_id)?;
     state.job(&owner, &repo, job_id).ok_or_else(not_found)?;
     Ok(redirect(format!(
@@ -363,10 +333,7 @@ async fn run_logs(
     Path((owner, repo, run_id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Reply {
-    let state = lock(&shared);
-    state
-        .authorize_repo(authorization(&headers), &owner, &repo)
-        .map_err(refuse)?;
+    let state = reader(&shared, &headers, &owner, &repo)?;
     let run_id = number(&run_id)?;
     state.run(&owner, &repo, run_id).ok_or_else(not_found)?;
     Ok(redirect(format!(
@@ -381,10 +348,7 @@ async fn run_attempt_logs(
     Path((owner, repo, run_id, attempt)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Reply {
-    let state = lock(&shared);
-    state
-        .authorize_repo(authorization(&headers), &owner, &repo)
-        .map_err(refuse)?;
+    let state = reader(&shared, &headers, &owner, &repo)?;
     let run_id = number(&run_id)?;
     let attempt = number(&attempt)?;
     let run = state.run(&owner, &repo, run_id).ok_or_else(not_found)?;

@@ -6,9 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::auth::{self, RsaKeyPair};
+use super::ci::WebhookTarget;
 use super::model::{
     AuthKind, JwtRecord, ManifestConversion, RequestRecord, TokenMint, WorkflowRun,
 };
+use super::records::Delivery;
+use super::repos::Repo;
 
 /// The GitHub App the fake plays the server for.
 pub(super) struct App {
@@ -30,6 +33,7 @@ pub(super) struct Installation {
 pub(super) struct Grant {
     pub installation_id: u64,
     pub repositories: Option<Vec<String>>,
+    pub permissions: BTreeMap<String, String>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
 }
@@ -38,6 +42,7 @@ pub(super) struct Grant {
 pub(super) struct Fault {
     pub method: String,
     pub path_prefix: String,
+    pub times: usize,
     pub remaining: usize,
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -48,6 +53,7 @@ pub(super) struct Fault {
 pub(super) struct Stall {
     pub method: String,
     pub path_prefix: String,
+    pub times: usize,
     pub remaining: usize,
     pub delay: std::time::Duration,
 }
@@ -83,8 +89,12 @@ pub(super) struct State {
     pub installations: HashMap<u64, Installation>,
     pub token_lifetime: Duration,
     pub grants: HashMap<String, Grant>,
-    /// (lower-cased `owner/repo`, git ref or `None` for any ref, path) → file bytes.
-    pub files: HashMap<(String, Option<String>, String), Vec<u8>>,
+    /// Lower-cased `owner/repo` → the repository (made on first use).
+    pub repos: HashMap<String, Repo>,
+    /// The last id handed out for anything the fake creates (runs, jobs, comments, ...).
+    pub last_id: u64,
+    pub webhook_target: Option<WebhookTarget>,
+    pub deliveries: Vec<Delivery>,
     /// (lower-cased `owner/repo`, run id) → run.
     pub runs: HashMap<(String, u64), WorkflowRun>,
     pub manifest_codes: HashSet<String>,
@@ -106,7 +116,10 @@ impl State {
             installations: HashMap::new(),
             token_lifetime: Duration::hours(1),
             grants: HashMap::new(),
-            files: HashMap::new(),
+            repos: HashMap::new(),
+            last_id: 4_100_000_000,
+            webhook_target: None,
+            deliveries: Vec::new(),
             runs: HashMap::new(),
             manifest_codes: HashSet::new(),
             faults: Vec::new(),
@@ -184,6 +197,38 @@ impl State {
         if visible { Ok(()) } else { Err(not_found()) }
     }
 
+    /// Like `authorize_repo`, and the token must hold `permission: write` (e.g. `checks`):
+    /// GitHub answers 403 "Resource not accessible by integration" otherwise.
+    pub fn authorize_write(
+        &self,
+        authorization: Option<&str>,
+        owner: &str,
+        repo: &str,
+        permission: &str,
+    ) -> Result<(), Refusal> {
+        self.authorize_repo(authorization, owner, repo)?;
+        let token = match auth::classify(authorization) {
+            AuthKind::InstallationToken(token) => token,
+            _ => return Err(Refusal::new(401, "Bad credentials")),
+        };
+        let writes = self
+            .grants
+            .get(&token)
+            .and_then(|grant| grant.permissions.get(permission))
+            .is_some_and(|level| level == "write");
+        if writes {
+            Ok(())
+        } else {
+            Err(Refusal::new(
+                403,
+                format!(
+                    "Resource not accessible by integration (the token lacks `{permission}: write`; \
+                     tests grant it with `set_installation_permissions`)"
+                ),
+            ))
+        }
+    }
+
     /// Mints an installation token, enforcing GitHub's narrowing rules.
     pub fn mint_token(
         &mut self,
@@ -235,6 +280,7 @@ impl State {
             Grant {
                 installation_id,
                 repositories: repositories.clone(),
+                permissions: permissions.clone(),
                 expires_at,
                 revoked: false,
             },
@@ -262,22 +308,44 @@ impl State {
         }
     }
 
-    /// A file at `git_ref` (or arranged for any ref) in `owner/repo`.
+    /// A file at `git_ref` (or arranged for any ref) in `owner/repo`: (blob SHA, content).
     pub fn file(
         &self,
         owner: &str,
         repo: &str,
         git_ref: Option<&str>,
         path: &str,
-    ) -> Option<&Vec<u8>> {
-        let repo = format!("{owner}/{repo}").to_lowercase();
-        let path = path.trim_start_matches('/').to_string();
-        git_ref
-            .and_then(|r| {
-                self.files
-                    .get(&(repo.clone(), Some(r.to_string()), path.clone()))
+    ) -> Option<(String, Vec<u8>)> {
+        self.repos
+            .get(&format!("{owner}/{repo}").to_lowercase())?
+            .file(git_ref, path)
+    }
+
+    /// The repository `owner/repo`, made (empty, a bare git repository) on first use.
+    pub fn repo_mut(&mut self, owner: &str, repo: &str) -> &mut Repo {
+        self.repos
+            .entry(format!("{owner}/{repo}").to_lowercase())
+            .or_insert_with(Repo::new)
+    }
+
+    /// A fresh id for something the fake creates.
+    pub fn next_id(&mut self) -> u64 {
+        self.last_id += 1;
+        self.last_id
+    }
+
+    /// The installation whose account and repository selection cover `owner/repo`.
+    pub fn installation_for(&self, owner: &str, repo: &str) -> Option<u64> {
+        let repo = repo.to_lowercase();
+        self.installations
+            .iter()
+            .filter(|(_, i)| i.account.eq_ignore_ascii_case(owner))
+            .find(|(_, i)| {
+                i.repositories
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&repo))
             })
-            .or_else(|| self.files.get(&(repo, None, path)))
+            .map(|(id, _)| *id)
     }
 
     pub fn run(&self, owner: &str, repo: &str, run_id: u64) -> Option<&WorkflowRun> {

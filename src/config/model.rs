@@ -25,7 +25,7 @@ use std::time::Duration;
 use reqwest::Url;
 use secrecy::SecretString;
 
-use crate::config::{ConfigError, Vars, err, parse_num, scheme_only};
+use super::{ConfigError, Vars, err, parse_num, scheme_only};
 
 pub const OPENAI_DEFAULT_URL: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_DEFAULT_URL: &str = "https://api.anthropic.com";
