@@ -21,6 +21,16 @@
 //! | `anthropic-key`, `openai-key` | `sk-ant-` / `sk-` + ≥ 20 of `[A-Za-z0-9_-]` (covers `sk-proj-`) |
 //! | `slack-token` | `xoxa-` `xoxb-` `xoxe-` `xoxp-` `xoxr-` `xoxs-` `xapp-` + ≥ 10 |
 //! | `aws-access-key-id` | `AKIA` `ASIA` `AGPA` `AIDA` `AROA` `ANPA` `ANVA` `AIPA` + exactly 16 of `[A-Z0-9]` |
+//! | `stripe-key` | `sk_live_` / `rk_live_` + ≥ 16 alphanumerics |
+//! | `google-api-key` | `AIza` + 35 of `[0-9A-Za-z_-]` |
+//! | `npm-token`, `gitlab-token` | `npm_` + 36 alphanumerics; `glpat-` + ≥ 20 |
+//! | `sendgrid-key` | `SG.` + 22 `.` + 43 |
+//! | `vault-token` | `hvs.` `hvb.` `hvr.` + ≥ 24 |
+//! | `azure-key` | the value of `AccountKey=` / `SharedAccessKey=` in a connection string |
+//! | `cookie` | the rest of a `Cookie:` or `Set-Cookie:` header line |
+//! | `api-key-header` | the value of `X-Api-Key:`, `api-key:`, `X-Auth-Token:` |
+//! | `aws-secret-key` (bare) | 40 base64 characters right after an `AKIA`/`ASIA` access key id |
+//! | `json-secret` | a JSON string under `"token"`, `"secret"`, `"pass"`, `"pwd"`, `"apikey"`, `"client_secret"` … (≥ 6 characters; IMDS's `"Token"`) |
 //!
 //! Secrets without a prefix of their own are caught only beside a key that names them, so
 //! that look-alikes elsewhere (git SHAs, checksums, UUIDs) stay: the key is kept, the value is
@@ -112,6 +122,29 @@ fn builtin_rules() -> Vec<(String, &'static str)> {
         (r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{20,}".to_string(), "[REDACTED:anthropic-key]"),
         (r"(?-u:\b)sk-[A-Za-z0-9_-]{20,}".to_string(), "[REDACTED:openai-key]"),
         (r"(?-u:\b)(?:xox[abeprs]|xapp)-[A-Za-z0-9-]{10,}".to_string(), "[REDACTED:slack-token]"),
+        (r"(?-u:\b)[sr]k_live_[A-Za-z0-9]{16,}".to_string(), "[REDACTED:stripe-key]"),
+        (r"(?-u:\b)AIza[0-9A-Za-z_-]{35}".to_string(), "[REDACTED:google-api-key]"),
+        (r"(?-u:\b)npm_[A-Za-z0-9]{36}".to_string(), "[REDACTED:npm-token]"),
+        (r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}".to_string(), "[REDACTED:gitlab-token]"),
+        (r"(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}".to_string(), "[REDACTED:sendgrid-key]"),
+        (r"(?-u:\b)hv[sbr]\.[A-Za-z0-9_-]{24,}".to_string(), "[REDACTED:vault-token]"),
+        (
+            r"((?-u:\b)(?:Account|SharedAccess)Key=)[A-Za-z0-9+/]{20,}={0,2}".to_string(),
+            "${1}[REDACTED:azure-key]",
+        ),
+        (
+            r"((?i:set-cookie|cookie)[ \t]*:[ \t]*)[^\s\\\[][^\r\n\\]*".to_string(),
+            "${1}[REDACTED:cookie]",
+        ),
+        (
+            format!(r"((?i:x-api-key|api-key|x-auth-token){QUOTE}[ \t]*[:=][ \t]*{QUOTE}){token68}{{8,}}"),
+            "${1}[REDACTED:api-key-header]",
+        ),
+        // A bare secret key right after its access key id (`AKIA… wJalr…`, CSV exports).
+        (
+            r#"((?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}[\s:,;|"'=]{1,5})[A-Za-z0-9/+]{40}"#.to_string(),
+            "${1}[REDACTED:aws-secret-key]",
+        ),
         (
             r"(?-u:\b)(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?-u:\b)".to_string(),
             "[REDACTED:aws-access-key-id]",
@@ -139,6 +172,11 @@ fn builtin_rules() -> Vec<(String, &'static str)> {
             r#"((?-u:\b)[A-Za-z0-9_.-]*(?i:password|passwd)=|\\?"[A-Za-z0-9_.-]*(?i:password|passwd)\\?"\s*:\s*\\?")[^\s&"'\[\\][^\s&"'\\]*"#
                 .to_string(),
             "${1}[REDACTED:password]",
+        ),
+        (
+            r#"(\\?"(?i:token|secret|pass|pwd|passwd|apikey|api_key|access_token|refresh_token|client_secret|private_key)\\?"\s*:\s*\\?")[^"\\\[][^"\\]{5,}"#
+                .to_string(),
+            "${1}[REDACTED:json-secret]",
         ),
     ]
 }

@@ -15,6 +15,8 @@ mod answers;
 mod budget;
 #[path = "diagnose_llm/config.rs"]
 mod config;
+#[path = "diagnose_llm/injection.rs"]
+mod injection;
 #[path = "diagnose_llm/wire.rs"]
 mod wire;
 

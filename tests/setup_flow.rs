@@ -93,6 +93,29 @@ impl Fixpoint {
         }
     }
 
+    /// The setup page, opened with the one-time URL the server printed to its log.
+    async fn setup_page(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let token = loop {
+            let log = self.log();
+            if let Some(at) = log.find("setup_token=") {
+                let token: String = log[at + "setup_token=".len()..]
+                    .chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect();
+                break token;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no setup URL in the log within 20 s:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let path = format!("/?setup_token={token}");
+        self.wait_for(&path, "the setup page", |s, _| s == 200)
+            .await
+    }
+
     async fn wait_healthy(&mut self) {
         self.wait_for("/healthz", "answer on /healthz", |status, body| {
             status == 200 && body == "ok"
@@ -199,9 +222,7 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
     server.wait_healthy().await;
 
     // The page: one form for a personal account, one for an organization.
-    let page = server
-        .wait_for("/", "the setup page", |s, _| s == 200)
-        .await;
+    let page = server.setup_page().await;
     let forms = &parse_forms(&page);
     assert_eq!(
         forms.len(),
@@ -332,9 +353,7 @@ async fn a_newcomer_registers_the_app_and_the_same_server_starts_serving_it() {
     assert!(fake.manifest_conversions().is_empty());
 
     // Start again from the page, and this time GitHub's redirect brings a live code.
-    let page = server
-        .wait_for("/", "the setup page", |s, _| s == 200)
-        .await;
+    let page = server.setup_page().await;
     let state = parse_forms(&page)[0]
         .action
         .rsplit_once("state=")
@@ -482,9 +501,7 @@ async fn without_public_url_the_page_says_to_set_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Fixpoint::start(dir.path(), &fake, &[]);
     server.wait_healthy().await;
-    let page = server
-        .wait_for("/", "the setup page", |s, _| s == 200)
-        .await;
+    let page = server.setup_page().await;
     assert!(page.contains("Set <code>PUBLIC_URL</code>"), "{page}");
     assert!(
         parse_forms(&page).is_empty(),
@@ -548,4 +565,39 @@ fn re_registering_replaces_an_old_multi_line_key_whole() {
         vars.get("RUST_LOG_STYLE").map(String::as_str),
         Some("never")
     );
+}
+
+#[tokio::test]
+async fn whoever_loads_the_page_without_the_setup_token_gets_no_form_and_no_state() {
+    let fake = FakeGitHub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Fixpoint::start(dir.path(), &fake, &[("PUBLIC_URL", PUBLIC_URL)]);
+    server.wait_healthy().await;
+    for path in [
+        "/",
+        "/?setup_token=",
+        "/?setup_token=0123456789abcdef0123456789abcdef",
+    ] {
+        let (status, page) = get(format!("{}{path}", server.url)).await;
+        assert_eq!(status, 403, "{path}: {page}");
+        assert!(
+            page.contains("setup URL"),
+            "says where the token is: {page}"
+        );
+        assert!(
+            parse_forms(&page).is_empty() && !page.contains("state="),
+            "{page}"
+        );
+    }
+    // A callback racing the operator with a state of its own making is refused.
+    let (status, _) = get(format!(
+        "{}/setup/callback?code=c0de1&state=0123456789abcdef",
+        server.url
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert!(fake.manifest_conversions().is_empty());
+    // The operator, with the URL from the log, gets the form.
+    let page = server.setup_page().await;
+    assert_eq!(parse_forms(&page).len(), 2, "{page}");
 }

@@ -6,6 +6,7 @@
 
 pub mod model;
 pub mod repo;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub struct Settings {
     pub production_names: Vec<String>,
     /// The model that reasons beside the rules engine, when one is configured.
     pub model: Option<model::ModelConfig>,
+    /// Where a sweep may connect and which variables its maps may read.
+    pub sweep: sweep::SweepSettings,
 }
 
 impl Settings {
@@ -58,6 +61,7 @@ impl Settings {
                 })
                 .unwrap_or_default(),
             model: model::ModelConfig::from_vars(vars)?,
+            sweep: sweep::SweepSettings::from_vars(vars)?,
         })
     }
 }
@@ -375,6 +379,12 @@ impl ServerConfig {
             .and_then(|m| m.api_key.as_ref())
         {
             values.push(("FIXPOINT_LLM_API_KEY", key.expose_secret().to_string()));
+        }
+        // What a map may read is a connection URL, often with a password in it.
+        for name in self.settings.sweep.env.names() {
+            if let Some(value) = ProcessEnv.get(name) {
+                values.push((name, value));
+            }
         }
         match crate::redact::Redactor::with_secret_values(values) {
             Ok(redactor) => {

@@ -32,6 +32,9 @@ fn default_iterations() -> u32 {
     5
 }
 
+/// `fixpoint.yml` is a few lines; anything near this is not a config.
+pub const MAX_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RepoConfigError {
     #[error("{PATH}: unknown key `{key}`{hint}; known keys are {known}")]
@@ -46,6 +49,12 @@ pub enum RepoConfigError {
 
 impl RepoConfig {
     pub fn parse(text: &str) -> Result<Self, RepoConfigError> {
+        // Refused unparsed: YAML parse time grows with the square of the nesting depth.
+        if let Some(problem) = crate::topology::limits::refuse(text, MAX_BYTES) {
+            return Err(RepoConfigError::Invalid(format!(
+                "{problem}; a config is a few lines of keys"
+            )));
+        }
         // Look at the keys first so a typo gets a did-you-mean instead of serde's list.
         let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
             .map_err(|e| RepoConfigError::Invalid(format!("not valid YAML: {e}")))?;

@@ -1,8 +1,11 @@
 //! Fetching a service's topology maps from its repository at the failing commit, with
 //! the maps they link (`topology:`), so the sweep sees the system as that commit knew it.
+//! The maps stay in memory (`TopologyGraph::load_fetched`): nothing is written to disk, and
+//! a link that leaves the repository is never fetched (the loader names it as an error).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -11,6 +14,8 @@ use crate::topology::{self, Format};
 
 /// At most this many maps are fetched for one investigation.
 const MAX_MAPS: usize = 32;
+/// Parsing runs off the async runtime; a map the limits let through parses in milliseconds.
+const PARSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Repository path → text of every map reachable from `root` (breadth first).
 pub async fn fetch(
@@ -40,8 +45,12 @@ pub async fn fetch(
             Format::Yaml
         };
         // Links are followed from the parsed map; a map that does not parse is still kept,
-        // so `TopologyGraph::load` reports the problem with its file and line.
-        if let Ok(map) = topology::parse_str(&text, format, Path::new(&key)) {
+        // so `TopologyGraph::load_fetched` reports the problem with its file and line.
+        let parsed = {
+            let (text, key) = (text.clone(), key.clone());
+            tokio::task::spawn_blocking(move || topology::parse_str(&text, format, Path::new(&key)))
+        };
+        if let Ok(Ok(Ok(map))) = tokio::time::timeout(PARSE_TIMEOUT, parsed).await {
             let dir = path.parent().unwrap_or(Path::new(""));
             for node in map.upstream.iter().chain(map.downstream.iter()) {
                 if let Some(link) = &node.topology
@@ -56,22 +65,6 @@ pub async fn fetch(
     Ok(maps)
 }
 
-/// Writes the maps under `dir` and returns the root map's path there.
-pub fn materialize(
-    dir: &Path,
-    maps: &BTreeMap<String, String>,
-    root: &str,
-) -> anyhow::Result<PathBuf> {
-    for (path, text) in maps {
-        let target = dir.join(path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&target, text)?;
-    }
-    Ok(dir.join(normalize(Path::new(root)).context("topology path")?))
-}
-
 /// A repository-relative path without `..` escaping the repository.
 fn normalize(path: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
@@ -84,7 +77,8 @@ fn normalize(path: &Path) -> Option<PathBuf> {
                     return None;
                 }
             }
-            Component::RootDir | Component::Prefix(_) => {}
+            // Absolute: not fetched; the loader names the link as an error.
+            Component::RootDir | Component::Prefix(_) => return None,
         }
     }
     (!out.as_os_str().is_empty()).then_some(out)
@@ -101,9 +95,6 @@ mod tests {
             Some(PathBuf::from("topology/a.yaml"))
         );
         assert_eq!(normalize(Path::new("../../etc/passwd")), None);
-        assert_eq!(
-            normalize(Path::new("/topology/a.yaml")),
-            Some(PathBuf::from("topology/a.yaml"))
-        );
+        assert_eq!(normalize(Path::new("/topology/a.yaml")), None);
     }
 }

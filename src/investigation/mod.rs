@@ -164,15 +164,15 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
             return not_started(ctx, id, &format!("cannot read the topology map: {why}")).await;
         }
     };
-    let dir = tempfile::tempdir()?;
-    let root = maps::materialize(dir.path(), &maps, &config.topology)?;
-    let graph = match TopologyGraph::load(&root, DEFAULT_DEPTH, &ctx.settings.production_names) {
+    let graph = match TopologyGraph::load_fetched(
+        &maps,
+        &config.topology,
+        DEFAULT_DEPTH,
+        &ctx.settings.production_names,
+    ) {
         Ok(graph) => graph,
         Err(e) => {
-            let problem = e
-                .problem()
-                .to_string()
-                .replace(&format!("{}/", dir.path().display()), "");
+            let problem = e.problem().to_string();
             return not_started(
                 ctx,
                 id,
@@ -183,7 +183,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     };
     let report = ctx
         .step("sweep", || async {
-            let skills = SkillContext::new(
+            let skills = SkillContext::for_repository(
                 chrono::Utc::now() - chrono::Duration::hours(1),
                 Some(RunContext {
                     github: client.clone(),
@@ -191,6 +191,8 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
                     attempt: run.run_attempt,
                 }),
                 Arc::new(ProcessEnv),
+                &ctx.settings.sweep,
+                &run.repo.to_string(),
             );
             Ok(sweep::sweep(&graph, Arc::new(skills), &SweepOptions::default()).await)
         })

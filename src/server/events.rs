@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+mod fields;
+
 use crate::domain::{
     AppId, CommitSha, Conclusion, InstallationChange, InstallationId, PrCommand, RepoName, RunId,
     RunRef,
@@ -83,6 +85,18 @@ struct WorkflowRun {
     #[serde(default = "first_attempt")]
     run_attempt: u64,
     conclusion: Option<Conclusion>,
+    /// What triggered the run: `push`, `workflow_dispatch`, `pull_request` …
+    #[serde(default)]
+    event: Option<String>,
+    /// The repository the run's commit came from: a fork for fork pull requests, and
+    /// null when that fork has since been deleted.
+    #[serde(default)]
+    head_repository: Option<HeadRepo>,
+}
+
+#[derive(Deserialize)]
+struct HeadRepo {
+    full_name: String,
 }
 
 fn first_attempt() -> u64 {
@@ -225,6 +239,21 @@ fn workflow_run(e: WorkflowRunEvent) -> Result<WebhookEvent, String> {
     };
     let repo = repo_name(&e.repository.full_name)?;
     let run = e.workflow_run;
+    // Checked before anything is stored: these values end up in the store, in API
+    // paths and in job keys, and a bad one would be retried for every attempt.
+    fields::id("installation.id", installation.id)?;
+    fields::id("workflow_run.id", run.id)?;
+    fields::id("workflow_run.run_attempt", run.run_attempt)?;
+    fields::commit_sha("workflow_run.head_sha", &run.head_sha)?;
+    fields::capped("workflow_run.name", run.name.as_deref())?;
+    fields::capped("workflow_run.path", run.path.as_deref())?;
+    fields::capped("workflow_run.head_branch", run.head_branch.as_deref())?;
+    // Only the repository's own deploys start anything: a fork's run (or any run a pull
+    // request triggered) carries files its author wrote, and Fixpoint acts on what the
+    // config and maps say. This holds for `fixpoint/` branches too: a fork can name one.
+    if let Some(reason) = foreign_run(&e.repository.full_name, &run) {
+        return Ok(WebhookEvent::Ignored { reason });
+    }
     let run_ref = RunRef {
         repo,
         installation_id: InstallationId(installation.id),
@@ -246,6 +275,22 @@ fn workflow_run(e: WorkflowRunEvent) -> Result<WebhookEvent, String> {
         });
     }
     Ok(WebhookEvent::Act(Action::FailedRun(run_ref)))
+}
+
+/// Why a run is not the repository's own deploy, if it is not.
+fn foreign_run(repo: &str, run: &WorkflowRun) -> Option<&'static str> {
+    if matches!(
+        run.event.as_deref(),
+        Some("pull_request" | "pull_request_target")
+    ) {
+        return Some("run triggered by a pull request, not a deploy of the repository");
+    }
+    match &run.head_repository {
+        // GitHub names are case-insensitive.
+        Some(head) if head.full_name.eq_ignore_ascii_case(repo) => None,
+        Some(_) => Some("run of a fork's commit, not of the repository"),
+        None => Some("run's head repository is unknown (a deleted fork)"),
+    }
 }
 
 fn issue_comment(e: IssueCommentEvent, app_id: AppId) -> Result<WebhookEvent, String> {
@@ -276,6 +321,11 @@ fn issue_comment(e: IssueCommentEvent, app_id: AppId) -> Result<WebhookEvent, St
             reason: "no installation in the payload",
         });
     };
+    fields::id("installation.id", installation.id)?;
+    fields::id("issue.number", e.issue.number)?;
+    fields::id("comment.id", e.comment.id)?;
+    fields::capped("comment.user.login", Some(&e.comment.user.login))?;
+    fields::capped_at("comment.body", Some(&body), fields::COMMENT_CHARS)?;
     Ok(WebhookEvent::Act(Action::PrCommand(PrCommand {
         repo: repo_name(&e.repository.full_name)?,
         installation_id: InstallationId(installation.id),
@@ -290,6 +340,7 @@ fn installation_repositories(
     e: InstallationReposEvent,
     action: &str,
 ) -> Result<WebhookEvent, String> {
+    fields::id("installation.id", e.installation.id)?;
     Ok(WebhookEvent::Act(Action::Installation {
         change: InstallationChange::ReposChanged {
             id: InstallationId(e.installation.id),
@@ -306,6 +357,7 @@ fn installation_repositories(
 }
 
 fn installation(e: InstallationEvent, action: &str) -> Result<WebhookEvent, String> {
+    fields::id("installation.id", e.installation.id)?;
     let id = InstallationId(e.installation.id);
     let account = account_of(&e.installation);
     let (change, action) = match action {

@@ -5,6 +5,12 @@
 //! back to `/setup/callback?code=…&state=…`; the code is exchanged at
 //! `POST /app-manifests/{code}/conversions` and APP_ID, PRIVATE_KEY and WEBHOOK_SECRET
 //! are written to `.env` (mode 0600). The server then switches to the registered App.
+//!
+//! Whoever completes the registration owns the App, so the page is not for anyone who can
+//! reach the port: at start the server prints a one-time setup URL with a random token to
+//! its log (as Jenkins prints its first-run password), and `/` without that token only
+//! says where to find it. The `state` GitHub brings back to the callback is handed out only
+//! with the form, so the callback is refused without the token too.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -34,6 +40,8 @@ struct SetupState {
     /// `state` values handed to GitHub; a callback must bring one back (CSRF).
     states: Arc<Mutex<HashSet<String>>>,
     registered: mpsc::Sender<AppCredentials>,
+    /// The one-time token from the log that opens the page.
+    token: Arc<str>,
 }
 
 /// The setup router; a registration is sent on `registered`.
@@ -42,6 +50,14 @@ pub fn router(
     store: Store,
     registered: mpsc::Sender<AppCredentials>,
 ) -> Router {
+    let token: Arc<str> = random_hex(16).into();
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://localhost:{}", config.port));
+    tracing::warn!(
+        "setup: open {base}/?setup_token={token} to register the GitHub App (one-time URL; keep it private)"
+    );
     Router::new()
         .route("/", get(page))
         .route("/setup/callback", get(callback))
@@ -53,6 +69,7 @@ pub fn router(
             store,
             states: Arc::default(),
             registered,
+            token,
         })
 }
 
@@ -81,7 +98,32 @@ pub fn manifest_json(public_url: &str) -> serde_json::Value {
     m
 }
 
-async fn page(State(s): State<SetupState>) -> Response {
+#[derive(Deserialize)]
+struct PageQuery {
+    setup_token: Option<String>,
+}
+
+/// Constant time: the token is a password.
+fn token_matches(given: &str, token: &str) -> bool {
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn page(State(s): State<SetupState>, Query(q): Query<PageQuery>) -> Response {
+    if !q
+        .setup_token
+        .as_deref()
+        .is_some_and(|t| token_matches(t, &s.token))
+    {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Registering the App needs the one-time setup URL this server printed to its log at start              (the line starting `setup: open`). Open that URL; whoever completes the registration owns the App.",
+        );
+    }
     let Some(public_url) = s.config.public_url.clone() else {
         return Html(format!(
             "{HEAD}<h1>Fixpoint setup</h1><p>Set <code>PUBLIC_URL</code> to the address GitHub \

@@ -5,15 +5,24 @@
 //! the `X-Hub-Signature-256` HMAC over the raw bytes (401, constant-time compare
 //! against each configured secret, so one can be rotated). Only then is the body
 //! parsed into a domain event and stored; 202 is sent after the store committed.
+//!
+//! Until its signature is checked a body is anyone's, so the bytes held for unchecked
+//! bodies, across all requests, have one budget ([`UNVERIFIED_BUDGET`]): past it a
+//! request gets 503 with `Retry-After` instead of memory, and a body must arrive within
+//! [`BODY_TIMEOUT`]. GitHub redelivers nothing by itself, so the budget is generous:
+//! many times the largest payload GitHub sends in practice.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
+use std::time::Duration;
+
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, KeyInit, Mac};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::Instrument;
 
 use super::AppState;
@@ -23,6 +32,14 @@ use crate::store::deliveries::{Delivery, Effect, Ingested};
 
 /// GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
+/// Bytes of bodies not yet verified, held at once by all requests together.
+pub const UNVERIFIED_BUDGET: usize = 64 * 1024 * 1024;
+/// A body that takes longer than this to arrive is dropped (slow-loris uploads).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a refused sender is told to wait, in seconds.
+const RETRY_AFTER_S: u64 = 5;
+
+static UNVERIFIED: Semaphore = Semaphore::const_new(UNVERIFIED_BUDGET);
 
 /// A delivery whose signature verified against one of the App's webhook secrets.
 #[derive(Debug)]
@@ -42,6 +59,10 @@ pub struct Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry = [(header::RETRY_AFTER, RETRY_AFTER_S.to_string())];
+            return (self.status, retry, self.message).into_response();
+        }
         (self.status, self.message).into_response()
     }
 }
@@ -115,17 +136,8 @@ impl FromRequest<AppState> for VerifiedWebhook {
         if declared.is_some_and(|len| len > MAX_BODY as u64) {
             return Err(too_large(ev));
         }
-        let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(ev)),
-            Err(e) => {
-                return Err(reject(
-                    StatusCode::BAD_REQUEST,
-                    ev,
-                    format!("cannot read the body: {e}"),
-                ));
-            }
-        };
+        // Held until the signature is checked, then given back.
+        let (body, _held) = read_budgeted(req, declared, ev).await?;
         verify_signature(&state.webhook_secrets, &body, &signature)
             .map_err(|why| reject(StatusCode::UNAUTHORIZED, ev, why))?;
         Ok(VerifiedWebhook {
@@ -133,6 +145,63 @@ impl FromRequest<AppState> for VerifiedWebhook {
             delivery,
             body,
         })
+    }
+}
+
+/// The body, read within the unverified budget and [`BODY_TIMEOUT`]; the permit for its
+/// bytes comes back with it. A declared length is reserved up front, so a sender that
+/// announces 24 MB is refused before a byte is read when the budget cannot hold it.
+async fn read_budgeted(
+    req: Request,
+    declared: Option<u64>,
+    ev: Option<&str>,
+) -> Result<(Bytes, SemaphorePermit<'static>), Rejection> {
+    let busy = || {
+        reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ev,
+            "too many webhook bodies are being received at once; retry shortly",
+        )
+    };
+    let reserve = |n: usize| UNVERIFIED.try_acquire_many(n as u32).map_err(|_| busy());
+    // Checked against MAX_BODY above, so it fits u32.
+    let mut held = reserve(declared.unwrap_or(0) as usize)?;
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut stream = req.into_body();
+    let read = async {
+        while let Some(frame) = stream.frame().await {
+            let frame = frame.map_err(|e| {
+                reject(
+                    StatusCode::BAD_REQUEST,
+                    ev,
+                    format!("cannot read the body: {e}"),
+                )
+            })?;
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large(ev));
+            }
+            let beyond = (body.len() + chunk.len()).saturating_sub(held.num_permits());
+            if beyond > 0 {
+                held.merge(reserve(beyond)?);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(())) => Ok((Bytes::from(body), held)),
+        Ok(Err(rejection)) => Err(rejection),
+        Err(_) => Err(reject(
+            StatusCode::REQUEST_TIMEOUT,
+            ev,
+            format!(
+                "the body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )),
     }
 }
 

@@ -2,6 +2,11 @@
 //! latency, a redirect and where it leads, or why no answer came (connection refused, DNS,
 //! TLS, timeout), each named plainly. Redirects are reported, never followed.
 //!
+//! The address is judged by the outbound policy first (`outbound`): a refused one is not
+//! contacted, and the node is `unknown` with the reason. A body is quoted only when the
+//! check is unhealthy, redacted before it is cut; of `expect_body` the evidence says only
+//! whether it matched, so a node's health cannot be made to spell out a hidden page.
+//!
 //! Thresholds, read per check from the context's variables (seconds, decimals allowed):
 //! `FIXPOINT_HTTP_SLOW_S` (default 2) and `FIXPOINT_HTTP_TIMEOUT_S` (default 10, under the
 //! sweep's default node timeout so the skill names a hang before the sweep cuts it off).
@@ -9,11 +14,11 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use futures::future::BoxFuture;
 use reqwest::header::LOCATION;
 use reqwest::{StatusCode, Url};
 
+use super::outbound::{self, OutboundPolicy, ResolveError};
 use super::{Evidence, Observation, Skill, SkillContext, Status};
 use crate::redact::redact;
 use crate::topology::{CheckTarget, SkillKind};
@@ -55,7 +60,7 @@ impl Skill for HttpHealth {
                 slow: Duration::from_secs_f64(ctx.threshold(SLOW_VAR, SLOW_S)?),
                 timeout: probe_timeout(ctx.threshold(TIMEOUT_VAR, TIMEOUT_S)?, *timeout_s),
             };
-            probe(&ctx.http, &url, &expect).await
+            probe(&ctx.http, &ctx.outbound, &url, &expect).await
         })
     }
 }
@@ -79,10 +84,17 @@ struct Expect<'a> {
 
 async fn probe(
     http: &reqwest::Client,
+    policy: &OutboundPolicy,
     url: &str,
     expect: &Expect<'_>,
 ) -> anyhow::Result<Observation> {
-    let parsed = Url::parse(url).with_context(|| format!("{} is not a URL", redact(url)))?;
+    // Never echo the value: `url_env` may name a variable that holds a secret.
+    let parsed = Url::parse(url).map_err(|e| {
+        anyhow::anyhow!(
+            "the endpoint is not a URL ({e}); its value is not shown, as it may be a secret"
+        )
+    })?;
+    judge_address(policy, &parsed).await?;
     let shown = redact(url).into_owned();
     let source = format!("http:GET {shown}");
     let started = Instant::now();
@@ -94,6 +106,10 @@ async fn probe(
     {
         Ok(response) => response,
         Err(e) => {
+            if let Some(refused) = outbound::refusal(&e) {
+                // The name answered differently when connecting (DNS rebinding).
+                return Err(refused.clone().into());
+            }
             let why = unreachable(&e, &parsed, expect.timeout);
             return Ok(Observation::new(Status::Down, why)
                 .evidence(Evidence::new(source, redact(&error_chain(&e)).into_owned()))
@@ -147,25 +163,57 @@ async fn probe(
             expect.slow.as_millis()
         ));
     }
+    let mut matched = None;
     if let Some(wanted) = expect.body {
         // A mismatch only says something when the status was the expected one.
-        if verdict != Status::Down && !body.contains(wanted) {
-            verdict = verdict.min(Status::Degraded);
-            summary.push_str(&format!("; the body does not contain {wanted:?}"));
+        if verdict != Status::Down {
+            let found = body.contains(wanted);
+            if !found {
+                verdict = verdict.min(Status::Degraded);
+                summary.push_str("; the body did not match `expect_body`");
+            }
+            matched = Some(found);
         }
     }
     let mut text = format!("HTTP {} in {} ms", status.as_u16(), latency.as_millis());
     if let Some(location) = &location {
         text.push_str(&format!(", Location: {location}"));
     }
-    let excerpt = excerpt(&body);
-    if !excerpt.is_empty() {
-        text.push_str(&format!(": {excerpt}"));
+    // A healthy node's page is nobody's evidence; an unhealthy one's may explain it.
+    if verdict != Status::Healthy {
+        match matched {
+            Some(true) => text.push_str("; expect_body matched"),
+            Some(false) => text.push_str("; expect_body did not match"),
+            None => {}
+        }
+        let excerpt = excerpt(&redact(&body));
+        if !excerpt.is_empty() {
+            text.push_str(&format!(": {excerpt}"));
+        }
     }
     Ok(Observation::new(verdict, redact(&summary).into_owned())
         .evidence(Evidence::new(source, redact(&text).into_owned()))
         .metric("status_code", f64::from(status.as_u16()))
         .metric("latency_ms", ms(latency)))
+}
+
+/// Refuses a URL whose host the policy refuses, before any connection. IP literals (every
+/// spelling: the URL parser turns `2130706433` and `0x7f.1` into `127.0.0.1`) are judged
+/// here; names are judged again by the client's resolver, on the answer it connects to.
+async fn judge_address(policy: &OutboundPolicy, url: &Url) -> anyhow::Result<()> {
+    let port = url.port_or_known_default().unwrap_or(0);
+    let Some(host) = url.host_str() else {
+        anyhow::bail!("the endpoint names no host: write e.g. https://service.internal/health");
+    };
+    match host.trim_start_matches('[').trim_end_matches(']').parse() {
+        Ok(ip) => Ok(policy.check(host, ip)?),
+        Err(_) => match policy.resolve(host, port).await {
+            Ok(_) => Ok(()),
+            Err(ResolveError::Refused(refused)) => Err(refused.into()),
+            // The request reports it the usual way (its resolver judges again).
+            Err(ResolveError::Lookup { .. }) => Ok(()),
+        },
+    }
 }
 
 /// What is wrong with the status, if anything. `None`: it is the one expected.

@@ -9,6 +9,7 @@ pub mod excerpts;
 pub mod gha;
 pub mod http;
 pub mod lambda;
+pub mod outbound;
 pub mod postgres;
 pub mod redis;
 pub mod sqs;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::config::Vars;
+use crate::config::sweep::{EnvScope, SweepSettings};
 use crate::github::RepoClient;
 use crate::topology::{CheckTarget, Endpoint, SkillKind};
 
@@ -131,6 +133,11 @@ pub struct SkillContext {
     pub run: Option<RunContext>,
     /// Where `*_env` connection details are looked up.
     pub vars: Arc<dyn Vars + Send + Sync>,
+    /// Which of `vars` a map's `url_env` may name.
+    pub env_scope: EnvScope,
+    /// Where a check may connect when a map names the place.
+    pub outbound: outbound::OutboundPolicy,
+    /// Resolves through `outbound`: a name is judged by what it resolves to.
     pub http: reqwest::Client,
     aws: Mutex<HashMap<Option<String>, aws_config::SdkConfig>>,
     /// Whether the credential chain found credentials, asked once per sweep.
@@ -138,21 +145,54 @@ pub struct SkillContext {
 }
 
 impl SkillContext {
+    /// For a person's own shell (the CLI, tests): `url_env` reads `vars` (less Fixpoint's
+    /// own settings) and `FIXPOINT_SWEEP_ALLOW` in `vars` sets the outbound policy.
     pub fn new(
         since: DateTime<Utc>,
         run: Option<RunContext>,
         vars: Arc<dyn Vars + Send + Sync>,
     ) -> Self {
+        let outbound = outbound::OutboundPolicy::from_vars(vars.as_ref()).unwrap_or_else(|e| {
+            // Fail closed: every address refused, and each finding says why.
+            tracing::error!(error = %e, "the outbound policy does not parse; the sweep connects nowhere");
+            outbound::OutboundPolicy::allow_only([])
+        });
+        Self::build(since, run, vars, EnvScope::Operator, outbound)
+    }
+
+    /// For a sweep the server runs for `repo`: the operator's policy, and only the
+    /// variables `FIXPOINT_SWEEP_ENV` grants that repository.
+    pub fn for_repository(
+        since: DateTime<Utc>,
+        run: Option<RunContext>,
+        vars: Arc<dyn Vars + Send + Sync>,
+        sweep: &SweepSettings,
+        repo: &str,
+    ) -> Self {
+        let scope = sweep.env.scope_for(repo);
+        Self::build(since, run, vars, scope, sweep.outbound.clone())
+    }
+
+    fn build(
+        since: DateTime<Utc>,
+        run: Option<RunContext>,
+        vars: Arc<dyn Vars + Send + Sync>,
+        env_scope: EnvScope,
+        outbound: outbound::OutboundPolicy,
+    ) -> Self {
         let http = reqwest::Client::builder()
             // Health checks report redirects instead of following them silently.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("fixpoint/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(outbound::PolicyResolver(outbound.clone())))
             .build()
             .expect("a default reqwest client builds");
         Self {
             since,
             run,
             vars,
+            env_scope,
+            outbound,
             http,
             aws: Mutex::default(),
             aws_access: tokio::sync::OnceCell::new(),
@@ -222,11 +262,14 @@ impl SkillContext {
     pub fn resolve(&self, endpoint: &Endpoint) -> anyhow::Result<String> {
         match endpoint {
             Endpoint::Url(url) => Ok(url.clone()),
-            Endpoint::Env(var) => self.vars.get(var).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "environment variable {var} is not set: set it to the connection URL"
-                )
-            }),
+            Endpoint::Env(var) => {
+                self.env_scope.check(var).map_err(anyhow::Error::msg)?;
+                self.vars.get(var).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "environment variable {var} is not set: set it to the connection URL"
+                    )
+                })
+            }
         }
     }
 }

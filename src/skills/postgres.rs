@@ -16,9 +16,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use regex::Regex;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{ConnectOptions as _, Connection as _};
 
+use super::outbound::{OutboundPolicy, ResolveError};
 use super::{Evidence, Observation, Skill, SkillContext, Status};
 use crate::redact::redact;
 use crate::topology::{CheckTarget, SkillKind};
@@ -50,7 +51,7 @@ impl Skill for Postgres {
             };
             let url = ctx.resolve(endpoint)?;
             let long_query_s = ctx.threshold(LONG_QUERY_VAR, LONG_QUERY_S)?;
-            check_url(&url, long_query_s).await
+            check_url(&url, long_query_s, &ctx.outbound).await
         })
     }
 }
@@ -75,10 +76,27 @@ async fn session(options: PgConnectOptions) -> Result<PgConnection, sqlx::Error>
         .await
 }
 
-async fn check_url(url: &str, long_query_s: f64) -> anyhow::Result<Observation> {
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| anyhow::anyhow!("cannot use the PostgreSQL URL {}: {e}", redact(url)))?;
+async fn check_url(
+    url: &str,
+    long_query_s: f64,
+    policy: &OutboundPolicy,
+) -> anyhow::Result<Observation> {
+    // Never echo the value: `url_env` may name a variable that holds a secret.
+    let options = PgConnectOptions::from_str(url).map_err(|e| {
+        anyhow::anyhow!(
+            "the PostgreSQL URL does not parse ({e}); its value is not shown, as it may be a secret"
+        )
+    })?;
     let at = format!("{}:{}", options.get_host(), options.get_port());
+    anyhow::ensure!(
+        !options.get_host().starts_with('/'),
+        "the URL names a Unix socket on Fixpoint's own machine; a map may name network addresses only"
+    );
+    let options = match pin_address(options, policy).await {
+        Ok(options) => options,
+        Err(ResolveError::Lookup { source, .. }) => return refused(sqlx::Error::Io(source), &at),
+        Err(ResolveError::Refused(e)) => return Err(e.into()),
+    };
     let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, session(options)).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => return refused(e, &at),
@@ -95,6 +113,21 @@ async fn check_url(url: &str, long_query_s: f64) -> anyhow::Result<Observation> 
     let observed = inspect(&mut conn, &at, long_query_s).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
     observed
+}
+
+/// The options with the host replaced by an address the policy allows, so the session
+/// goes where was judged. `verify-full` needs the name for the certificate: then the name
+/// stays, and every address it resolved to was judged.
+async fn pin_address(
+    options: PgConnectOptions,
+    policy: &OutboundPolicy,
+) -> Result<PgConnectOptions, ResolveError> {
+    let host = options.get_host().to_string();
+    let addrs = policy.resolve(&host, options.get_port()).await?;
+    if matches!(options.get_ssl_mode(), PgSslMode::VerifyFull) {
+        return Ok(options);
+    }
+    Ok(options.host(&addrs[0].ip().to_string()))
 }
 
 /// The session could not be opened: the server's state when the server said so, an error

@@ -13,10 +13,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use redis::{AsyncConnectionConfig, ConnectionAddr, ErrorKind, RedisError};
+use redis::{AsyncConnectionConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisError};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;
 
+use super::outbound::{OutboundPolicy, ResolveError};
 use super::{Evidence, Observation, Skill, SkillContext, Status};
 use crate::redact::redact;
 use crate::topology::{CheckTarget, SkillKind};
@@ -46,20 +47,33 @@ impl Skill for Redis {
             };
             let url = ctx.resolve(endpoint)?;
             let blocked_max = ctx.threshold(BLOCKED_CLIENTS_VAR, BLOCKED_CLIENTS)?;
-            check_url(&url, blocked_max).await
+            check_url(&url, blocked_max, &ctx.outbound).await
         })
     }
 }
 
-async fn check_url(url: &str, blocked_max: f64) -> anyhow::Result<Observation> {
-    let client = redis::Client::open(url).map_err(|e| {
-        let hint = if url.starts_with("rediss://") {
-            ": TLS (rediss://) needs the redis crate's tokio-rustls-comp feature"
-        } else {
-            ""
-        };
-        anyhow::anyhow!("cannot use the Redis URL {}: {e}{hint}", redact(url))
+async fn check_url(
+    url: &str,
+    blocked_max: f64,
+    policy: &OutboundPolicy,
+) -> anyhow::Result<Observation> {
+    // Never echo the value: `url_env` may name a variable that holds a secret.
+    let mut info = url.into_connection_info().map_err(|e| {
+        anyhow::anyhow!(
+            "the Redis URL does not parse ({e}); its value is not shown, as it may be a secret"
+        )
     })?;
+    info.addr = match pin_address(info.addr, policy).await? {
+        Ok(addr) => addr,
+        Err(ResolveError::Lookup { host, source }) => {
+            return Ok(Observation::new(
+                Status::Down,
+                format!("DNS lookup failed for {host}: {source}"),
+            ));
+        }
+        Err(ResolveError::Refused(e)) => return Err(e.into()),
+    };
+    let client = redis::Client::open(info)?;
     let at = client.get_connection_info().addr.to_string();
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(TIMEOUT)
@@ -80,6 +94,28 @@ async fn check_url(url: &str, blocked_max: f64) -> anyhow::Result<Observation> {
         Err(e) => return refused(&e, &at, None),
     };
     Ok(assess(&Info::parse(&info), &at, blocked_max))
+}
+
+/// The address with the host replaced by one the policy allows, so the connection goes
+/// where was judged. With TLS the name stays (the certificate is for it) and every address
+/// it resolved to was judged.
+/// Outer error: the URL is not one a map may name; inner: why no address came out.
+async fn pin_address(
+    addr: ConnectionAddr,
+    policy: &OutboundPolicy,
+) -> anyhow::Result<Result<ConnectionAddr, ResolveError>> {
+    Ok(match addr {
+        ConnectionAddr::Tcp(host, port) => policy
+            .resolve(&host, port)
+            .await
+            .map(|addrs| ConnectionAddr::Tcp(addrs[0].ip().to_string(), port)),
+        ConnectionAddr::TcpTls { ref host, port, .. } => {
+            policy.resolve(host, port).await.map(|_| addr)
+        }
+        ConnectionAddr::Unix(_) => anyhow::bail!(
+            "the URL names a Unix socket on Fixpoint's own machine; a map may name network addresses only"
+        ),
+    })
 }
 
 /// A connection or a command that failed: the server's state when the server said so,

@@ -6,19 +6,22 @@
 //! at the node's hop, and that map's nodes one hop further. `max_depth` is the furthest hop
 //! planned: a map is read only if the hop where it appears is within it.
 
-use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::error::{Problem, TopologyError};
-use super::load::load_reporting_all;
-use super::model::{Direction, Node, Topology, is_production};
+use super::judge::judge;
+use super::model::{Direction, Node, Topology};
 use super::plan::{CheckTarget, PlannedCheck, target_of};
 use super::skill::SkillKind;
+use super::source::{MapSource, link_problem, normalize};
 
 /// How many hops a sweep follows when nobody says otherwise.
 pub const DEFAULT_DEPTH: u32 = 2;
+/// At most this many checks are planned: each is an outbound connection.
+pub const MAX_CHECKS: usize = 500;
 
 /// Every check a sweep runs, with the tree it came from (for people).
 #[derive(Debug, Clone, Serialize)]
@@ -69,11 +72,31 @@ impl TopologyGraph {
         max_depth: u32,
         production_names: &[String],
     ) -> Result<Self, TopologyError> {
-        let (graph, mut errors) = walk(root, max_depth, production_names);
-        match graph {
-            Some(graph) if errors.is_empty() => Ok(graph),
-            _ => Err(errors.remove(0)),
-        }
+        let (graph, errors) = walk(root, max_depth, production_names);
+        first_error(graph, errors)
+    }
+
+    /// Like [`Self::load`], from maps fetched from a repository (repository path → text):
+    /// nothing outside `maps` is ever opened.
+    pub fn load_fetched(
+        maps: &BTreeMap<String, String>,
+        root: &str,
+        max_depth: u32,
+        production_names: &[String],
+    ) -> Result<Self, TopologyError> {
+        let source = MapSource::Fetched(maps);
+        let (graph, errors) = walk_from(source, Path::new(root), max_depth, production_names);
+        first_error(graph, errors)
+    }
+}
+
+fn first_error(
+    graph: Option<TopologyGraph>,
+    mut errors: Vec<TopologyError>,
+) -> Result<TopologyGraph, TopologyError> {
+    match graph {
+        Some(graph) if errors.is_empty() => Ok(graph),
+        _ => Err(errors.remove(0)),
     }
 }
 
@@ -84,8 +107,20 @@ pub(crate) fn walk(
     max_depth: u32,
     production_names: &[String],
 ) -> (Option<TopologyGraph>, Vec<TopologyError>) {
+    walk_from(MapSource::Disk, root, max_depth, production_names)
+}
+
+fn walk_from(
+    source: MapSource,
+    root: &Path,
+    max_depth: u32,
+    production_names: &[String],
+) -> (Option<TopologyGraph>, Vec<TopologyError>) {
     let root = normalize(root);
     let mut walker = Walker {
+        source,
+        expanded: HashSet::new(),
+        capped: false,
         max_depth,
         production_names,
         root_dir: root.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -106,6 +141,12 @@ pub(crate) fn walk(
 }
 
 struct Walker<'a> {
+    source: MapSource<'a>,
+    /// Maps whose nodes were planned: a map linked from many nodes is expanded once, so
+    /// N nodes linking one map of N nodes plan 2N checks, not N².
+    expanded: HashSet<PathBuf>,
+    /// Whether [`MAX_CHECKS`] was reached (said once).
+    capped: bool,
     max_depth: u32,
     production_names: &'a [String],
     root_dir: PathBuf,
@@ -134,10 +175,9 @@ impl Walker<'_> {
         via: &[String],
     ) -> Option<ServiceVisit> {
         let linked_from = link.map(|l| (l.from.to_path_buf(), l.node.to_string()));
-        let canonical = match std::fs::canonicalize(file) {
+        let canonical = match self.source.locate(file) {
             Ok(c) => c,
-            Err(e) => {
-                let reason = e.to_string();
+            Err(reason) => {
                 self.errors.push(TopologyError::Read {
                     file: file.into(),
                     linked_from,
@@ -213,11 +253,11 @@ impl Walker<'_> {
             own_checks.push((None, CheckTarget::Missing { what }));
         }
         for (skill, target) in own_checks {
-            visit.own_checks.push(self.checks.len());
-            self.checks.push(PlannedCheck {
+            let planned = self.plan(PlannedCheck {
                 skill,
                 ..own(target)
             });
+            visit.own_checks.extend(planned);
         }
 
         let node_hop = hop.saturating_add(1);
@@ -230,6 +270,10 @@ impl Walker<'_> {
         );
         if node_hop > self.max_depth {
             visit.beyond_depth = topology.upstream.len() + topology.downstream.len();
+            return Some(visit);
+        }
+        if !self.expanded.insert(canonical.clone()) {
+            // Its nodes are planned where it was first reached.
             return Some(visit);
         }
         self.stack.push((canonical, self.display(file)));
@@ -273,8 +317,7 @@ impl Walker<'_> {
                 }
                 None => target_of(node),
             };
-            visit.check = Some(self.checks.len());
-            self.checks.push(PlannedCheck {
+            visit.check = self.plan(PlannedCheck {
                 node: node.name.clone(),
                 hop,
                 skill: node.skill,
@@ -286,6 +329,14 @@ impl Walker<'_> {
             });
         }
         if let Some(next) = &node.topology {
+            if let Some(reason) = link_problem(next) {
+                self.errors.push(TopologyError::Read {
+                    file: next.clone(),
+                    linked_from: Some((file.into(), node.name.clone())),
+                    reason: reason.into(),
+                });
+                return visit;
+            }
             let next = normalize(&file.parent().unwrap_or(Path::new("")).join(next));
             let link = Link {
                 from: file,
@@ -308,7 +359,7 @@ impl Walker<'_> {
         if let Some(loaded) = self.maps.get(canonical) {
             return loaded.clone();
         }
-        let loaded = match load_reporting_all(file) {
+        let loaded = match self.source.load(file) {
             Ok(topology) => Some(topology),
             Err(errors) => {
                 self.errors.extend(errors);
@@ -316,54 +367,32 @@ impl Walker<'_> {
             }
         };
         if let Some(t) = &loaded {
-            self.judge(file, t, link);
+            let link = link.map(|l| (l.from, l.node));
+            let (error, notes) = judge(file, t, link, self.production_names);
+            self.errors.extend(error);
+            notes.into_iter().for_each(|n| self.note(n));
         }
         self.maps.insert(canonical.to_path_buf(), loaded.clone());
         loaded
     }
 
-    fn judge(&mut self, file: &Path, t: &Topology, link: Option<&Link>) {
-        match &t.environment {
-            Some(env) if is_production(env, self.production_names) => {
-                self.errors.push(TopologyError::Production {
-                    file: file.into(),
-                    environment: env.clone(),
-                });
+    /// Adds a check, unless [`MAX_CHECKS`] are planned already: then the first check left
+    /// out says so (once), and the rest are left out silently.
+    fn plan(&mut self, check: PlannedCheck) -> Option<usize> {
+        if self.checks.len() >= MAX_CHECKS {
+            if std::mem::replace(&mut self.capped, true) {
+                return None;
             }
-            Some(_) => {}
-            None => self.note(Problem::warning(
-                file,
-                None,
-                "no `environment`: Fixpoint cannot tell this map from production".into(),
-                "add `environment: <lower environment>` (e.g. staging)".into(),
-            )),
-        }
-        if t.ecs.is_none() && t.logs.is_none() {
-            let message = match link {
-                None => {
-                    "neither `ecs` nor `logs`: the service's own health is not checked at hop 0"
-                }
-                Some(_) => {
-                    "neither `ecs` nor `logs`: the sweep reports this service `unknown` where it is linked"
-                }
-            };
-            let fix = "add `ecs: {cluster, service}` and `logs: {group}`";
-            self.note(Problem::warning(file, None, message.into(), fix.into()));
-        }
-        if let Some(link) = link
-            && link.node != t.service
-        {
             self.note(Problem::warning(
-                link.from,
-                Some(link.node),
-                format!(
-                    "links to {}, which describes `{}`",
-                    file.display(),
-                    t.service
-                ),
-                "name the node after the service its map describes, or fix the link".into(),
+                &check.source_file,
+                Some(&check.node),
+                format!("more than {MAX_CHECKS} checks: this node and the rest are not swept"),
+                "split the maps, or link fewer of them from one service".into(),
             ));
+            return None;
         }
+        self.checks.push(check);
+        Some(self.checks.len() - 1)
     }
 
     fn note(&mut self, problem: Problem) {
@@ -379,21 +408,4 @@ impl Walker<'_> {
             .display()
             .to_string()
     }
-}
-
-/// `topology/./a/../b.yaml` → `topology/b.yaml`, without touching the disk.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }

@@ -67,6 +67,9 @@ pub fn parse_str(text: &str, format: Format, file: &Path) -> Result<Topology, Ve
         column,
         message: strip_location(&message),
     };
+    if let Some(problem) = super::limits::refuse(text, super::limits::MAX_MAP_BYTES) {
+        return Err(vec![malformed(None, None, problem)]);
+    }
     let value: Value = match format {
         Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| {
             let loc = e.location();
@@ -110,6 +113,17 @@ pub fn parse_str(text: &str, format: Format, file: &Path) -> Result<Topology, Ve
     }
 }
 
+/// Names reach prompts, comments and branch names: a safe alphabet, as DNS and ECS use.
+const NAME_RULE: &str = "{} must be 1 to 64 of letters, digits, `.`, `_` and `-`";
+const NAME_FIX: &str = "rename it, e.g. `payments-api` or `ledger_db`";
+
+fn is_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// What serde cannot see: empty and duplicate names, both `url` and `url_env`, bad env names.
 fn check_nodes(topology: &Topology, file: &Path, errors: &mut Vec<TopologyError>) {
     let invalid = |node: Option<&str>, message: String, fix: &str| TopologyError::Invalid {
@@ -123,6 +137,12 @@ fn check_nodes(topology: &Topology, file: &Path, errors: &mut Vec<TopologyError>
             None,
             "`service` is empty".into(),
             "name the service this map describes",
+        ));
+    } else if !is_name(&topology.service) {
+        errors.push(invalid(
+            None,
+            NAME_RULE.replace("{}", "`service`"),
+            NAME_FIX,
         ));
     }
     let mut seen = HashSet::new();
@@ -140,6 +160,14 @@ fn check_nodes(topology: &Topology, file: &Path, errors: &mut Vec<TopologyError>
                     Some(&at),
                     "`name` is empty".into(),
                     "give the node a name",
+                ));
+                continue;
+            }
+            if !is_name(&node.name) {
+                errors.push(invalid(
+                    Some(&format!("{list}[{i}]")),
+                    NAME_RULE.replace("{}", "the node's `name`"),
+                    NAME_FIX,
                 ));
                 continue;
             }

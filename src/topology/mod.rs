@@ -14,12 +14,15 @@
 pub mod check;
 pub mod error;
 pub mod graph;
+mod judge;
 pub mod keys;
+pub mod limits;
 pub mod load;
 pub mod model;
 pub mod plan;
 mod render;
 pub mod skill;
+mod source;
 
 pub use check::{CheckReport, check, run_check_command};
 pub use error::{Problem, Severity, TopologyError};

@@ -187,7 +187,7 @@ async fn a_model_that_obeys_a_prompt_injection_in_a_log_is_overruled() {
     assert_eq!(
         d.note.as_deref(),
         Some(
-            "model answer invalid twice: node `evil` is not in the topology; used the rules engine"
+            "model answer invalid twice: node `evil` is not in the topology; action `none` while payments-api, postgresql are unhealthy cites no evidence: cite the ids that show why nothing should be done, or propose an action; used the rules engine"
         )
     );
     // The payload did reach the model, but only as fenced data.

@@ -55,6 +55,9 @@ pub fn failed_deploy(repo: &str, run_id: u64, attempt: u64, installation: u64) -
     v["repository"]["name"] = name.into();
     v["repository"]["owner"]["login"] = owner.into();
     v["repository"]["default_branch"] = "main".into();
+    // The example's run is of another repository's commit (a fork): a deploy is not.
+    v["workflow_run"]["head_repository"]["full_name"] = repo.into();
+    v["workflow_run"]["event"] = "push".into();
     v["installation"] = serde_json::json!({"id": installation, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="});
     v
 }

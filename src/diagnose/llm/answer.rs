@@ -17,7 +17,7 @@ use crate::diagnose::{
     ActionKind, ChainLink, Diagnosis, Engine, Noise, ProposedAction, RootCause, RootCauseClass,
 };
 use crate::redact::redact;
-use crate::skills::Finding;
+use crate::skills::{Finding, Status};
 
 pub const ACTION_KINDS: [(&str, ActionKind); 5] = [
     ("code", ActionKind::Code),
@@ -221,6 +221,23 @@ pub fn check(text: &str, world: &World<'_>) -> Result<Diagnosis, Invalid> {
                 "evidence `{}` was not shown in the findings",
                 quote(id)
             )),
+        }
+    }
+    // Doing nothing while nodes are down is the answer an injected instruction asks for:
+    // it must show why, with the evidence it read, or the rules engine decides.
+    if matches!(kind, ActionKind::None | ActionKind::Escalate) && raw.evidence.is_empty() {
+        let unhealthy: BTreeSet<&str> = world
+            .findings
+            .iter()
+            .filter(|f| matches!(f.status, Status::Down | Status::Degraded))
+            .map(|f| f.node.as_str())
+            .collect();
+        if !unhealthy.is_empty() {
+            problems.push(format!(
+                "action `{}` while {} are unhealthy cites no evidence: cite the ids that show why nothing should be done, or propose an action",
+                raw.proposed_action.kind,
+                unhealthy.into_iter().collect::<Vec<_>>().join(", ")
+            ));
         }
     }
     if !problems.is_empty() {

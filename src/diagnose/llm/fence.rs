@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use regex::Regex;
+use unicode_normalization::UnicodeNormalization as _;
 
 use crate::redact::redact;
 
@@ -24,12 +25,29 @@ pub fn fence(source: &str, at: Option<DateTime<Utc>>, text: &str) -> String {
     )
 }
 
-static FENCE_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)<(\s*/?\s*untrusted-data)").expect("fence tag pattern"));
+static FENCE_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)<(\s*/?\s*untrusted[\s_-]*data)").expect("fence tag pattern")
+});
 
-/// `</untrusted-data>` (any case or spacing) inside data becomes `&lt;/untrusted-data>`.
+/// `</untrusted-data>` inside data becomes `&lt;/untrusted-data>`, in any case or spacing,
+/// with `_` for `-`, and in the spellings a model reads the same: the text is first brought
+/// to Unicode NFKC (fullwidth `＜／` become `</`) and stripped of invisible format
+/// characters (zero-width spaces, joiners, bidi controls) that would split the tag.
+/// Text without a fence tag in any spelling comes back as it was.
 pub fn neutralise(text: &str) -> String {
-    FENCE_TAG.replace_all(text, "&lt;$1").into_owned()
+    let normal: String = text.nfkc().filter(|c| !is_invisible(*c)).collect();
+    if !FENCE_TAG.is_match(&normal) {
+        return text.to_string();
+    }
+    FENCE_TAG.replace_all(&normal, "&lt;$1").into_owned()
+}
+
+/// Unicode's format characters (category Cf) that appear in text: they render as nothing.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}')
 }
 
 pub(crate) fn attribute(value: &str) -> String {

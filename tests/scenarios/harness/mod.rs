@@ -46,7 +46,7 @@ impl Incident {
     pub async fn begin(since_minutes: i64) -> Incident {
         let turn = ONE_AT_A_TIME.lock().await;
         let aws = Aws::fresh().await;
-        Incident {
+        let incident = Incident {
             aws,
             dir: tempfile::Builder::new()
                 .prefix("fixpoint-incident-")
@@ -57,7 +57,11 @@ impl Incident {
             run: None,
             github: None,
             _turn: turn,
-        }
+        };
+        // The incident's databases and services listen on loopback, as an operator's local
+        // run would: the outbound policy refuses loopback unless told.
+        incident.var("FIXPOINT_SWEEP_ALLOW", "127.0.0.0/8");
+        incident
     }
 
     /// Follow linked maps this many hops (the CLI's `--depth`).
