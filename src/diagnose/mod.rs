@@ -236,6 +236,15 @@ impl IterationOutcome {
     }
 }
 
+/// `tried` is the fix `fingerprint` names: the same, or a variant of it with parameters
+/// after a `/` (a plan that raised memory to 2048 is a "raise memory").
+pub fn same_fix(tried: &str, fingerprint: &str) -> bool {
+    tried == fingerprint
+        || tried
+            .strip_prefix(fingerprint)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// The stable name of a fix: what kind of change, for which root cause, where (and what,
 /// when the cause names a subject such as a variable). Each usual fix of a class has its
 /// own kind, so this tells them apart.

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 pub enum GitHubError {
     /// GitHub answered, and the answer was a refusal (404, 422, a 403 that is not a limit…).
-    #[error("GitHub {operation}: {status} {message}")]
+    #[error("GitHub {operation}: {status}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
     Status {
         operation: String,
         status: StatusCode,

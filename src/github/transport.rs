@@ -248,10 +248,15 @@ pub(super) fn status_error(op: &str, raw: &Raw) -> GitHubError {
                 .take(200)
                 .collect()
         });
+    // GitHub's message for a 404 is often just "Not Found": said once, by the status.
+    let message = match raw.status.canonical_reason() {
+        Some(reason) if reason.eq_ignore_ascii_case(message.trim()) => String::new(),
+        _ => crate::redact::redact(&message).into_owned(),
+    };
     GitHubError::Status {
         operation: op.into(),
         status: raw.status,
-        message: crate::redact::redact(&message).into_owned(),
+        message,
     }
 }
 

@@ -215,13 +215,13 @@ impl TestApp {
                 WAIT.as_secs()
             );
             // A job just stored is claimed within the workers' poll; one that ends says so.
-            match tokio::time::timeout(Duration::from_millis(600), ended.recv()).await {
-                Ok(Ok(JobRunEnded {
-                    ended: Ended::Failed(why),
-                    kind,
-                    ..
-                })) => eprintln!("a {kind} job attempt failed: {why}"),
-                Ok(_) | Err(_) => {}
+            if let Ok(Ok(JobRunEnded {
+                ended: Ended::Failed(why),
+                kind,
+                ..
+            })) = tokio::time::timeout(Duration::from_millis(600), ended.recv()).await
+            {
+                eprintln!("a {kind} job attempt failed: {why}");
             }
         }
     }

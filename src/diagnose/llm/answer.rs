@@ -197,11 +197,12 @@ pub fn check(text: &str, world: &World<'_>) -> Result<Diagnosis, Invalid> {
     if matches!(
         kind,
         ActionKind::Code | ActionKind::Infra | ActionKind::Rollback
-    ) && let Some(tried) = world
-        .tried
-        .iter()
-        .find(|t| t.repeated_by(&raw.proposed_action.summary))
-    {
+    ) && let Some(tried) = world.tried.iter().find(|t| {
+        t.repeated_by(
+            &crate::diagnose::fix_fingerprint(kind, root_class, &raw.root_cause.node, None),
+            &raw.proposed_action.summary,
+        )
+    }) {
         problems.push(format!(
             "the proposed action `{}` repeats the fix tried in iteration {}, which did not work (result: {}); propose something else or escalate",
             quote(&raw.proposed_action.summary),

@@ -117,32 +117,38 @@ pub struct TriedFix {
     pub iteration: u32,
     pub action: String,
     pub result: String,
+    fingerprint: Option<String>,
     words: BTreeSet<String>,
 }
 
 impl TriedFix {
-    /// Every action in the history was tried and the loop is still running, so none of them
-    /// fixed the deploy for good.
+    /// The fixes the history records as carried out and not holding (by their outcome, never
+    /// by the wording of their result).
     pub fn from_history(history: &DebugContext) -> Vec<TriedFix> {
         history
             .history
             .iter()
-            .filter_map(|h| {
-                let words = action_words(&h.action);
-                (!words.is_empty()).then(|| TriedFix {
-                    iteration: h.iteration,
-                    action: h.action.clone(),
-                    result: h.result.clone(),
-                    words,
-                })
+            .filter(|h| h.failed())
+            .map(|h| TriedFix {
+                iteration: h.iteration,
+                action: h.action.clone(),
+                result: h.result.clone(),
+                fingerprint: h.fingerprint.clone(),
+                words: action_words(&h.action),
             })
             .collect()
     }
 
-    /// Same words, whatever the order, case, punctuation, filler words or a leading kind label
-    /// (`infra: raise max_connections to 200` repeats `Raise max_connections to 200.`).
-    pub fn repeated_by(&self, summary: &str) -> bool {
-        self.words == action_words(summary)
+    /// The proposal is this fix again: the same fingerprint (or a parameterised variant of
+    /// it), or the same words whatever the order, case, punctuation, filler words or a
+    /// leading kind label (`infra: raise max_connections to 200` repeats `Raise
+    /// max_connections to 200.`), for a model that rewords a fix it was shown.
+    pub fn repeated_by(&self, fingerprint: &str, summary: &str) -> bool {
+        let same_fix = self
+            .fingerprint
+            .as_deref()
+            .is_some_and(|tried| crate::diagnose::same_fix(tried, fingerprint));
+        same_fix || (!self.words.is_empty() && self.words == action_words(summary))
     }
 }
 

@@ -7,7 +7,7 @@ use crate::diagnose::rules::Candidate;
 use crate::diagnose::rules::view::SweepView;
 use crate::diagnose::{
     ActionKind, DebugContext, HistoryEntry, ProposedAction, RootCauseClass as Class,
-    fix_fingerprint,
+    fix_fingerprint, same_fix,
 };
 use crate::topology::SkillKind;
 
@@ -23,16 +23,13 @@ fn step(kind: ActionKind, summary: String) -> Step {
 }
 
 impl Step {
-    /// This fix is the one `entry` tried: the same fingerprint, or a variant of it with
-    /// parameters after a `/` (a plan that raised memory to 2048 is a "raise memory").
+    /// This fix is the one `entry` tried (`same_fix`).
     fn was_tried(&self, entry: &HistoryEntry, fingerprint: &str) -> bool {
         entry.kind == Some(self.kind)
-            && entry.fingerprint.as_deref().is_some_and(|tried| {
-                tried == fingerprint
-                    || tried
-                        .strip_prefix(fingerprint)
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
+            && entry
+                .fingerprint
+                .as_deref()
+                .is_some_and(|tried| same_fix(tried, fingerprint))
     }
 }
 
