@@ -2,6 +2,8 @@
 //! (tests/fixtures/diagnose/) where everything is healthy but what the incident breaks, and
 //! asserts the root cause, the chain, the noise and the kind of action proposed.
 
+#[path = "diagnose_rules/corpus.rs"]
+mod corpus;
 #[path = "diagnose_rules/dependencies.rs"]
 mod dependencies;
 #[path = "diagnose_rules/ranking.rs"]
