@@ -51,6 +51,8 @@ const SAME_TIME_S: i64 = 60;
 const CALLER_OF_FAILING: f64 = -0.40;
 /// An upstream caller's outage while the service itself is healthy: the likely failure.
 const CALLER_OF_HEALTHY: f64 = 0.10;
+/// A dependency nothing in the failing service's errors points at.
+const UNPOINTED: f64 = -0.15;
 /// Dead letters in a queue the service drains: messages its own handler failed on.
 const CONSUMED_DEAD_LETTERS: f64 = 0.05;
 /// Nothing on the service's paths leads to it.
@@ -240,6 +242,19 @@ fn rank(view: &SweepView<'_>) -> Vec<Ranked> {
                     PER_HOP * hops.min(5) as f64,
                     format!("{hops} hop(s) from {service}"),
                 );
+                // The service fails, and nothing it says leads here (directly, or along a
+                // chain of failures): a rival story, weaker than one its errors point at.
+                let travels = r.chained && links > 0;
+                if service_failing && !r.corroborated && !travels {
+                    let beside = intrinsic_self
+                        .first()
+                        .map(|cause| format!(", and {cause} explains {service}'s failure"))
+                        .unwrap_or_default();
+                    add(
+                        UNPOINTED,
+                        format!("nothing in {service}'s errors points at it{beside}"),
+                    );
+                }
                 if let Some((_, deeper)) = behind.iter().find(|(n, by)| *n == r.id && *by != r.id) {
                     add(
                         DEEPER_EXPLAINS,

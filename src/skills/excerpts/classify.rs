@@ -58,6 +58,7 @@ pub const SAID_WITHOUT_ERROR_WORD: &[&str] = &[
     "key not found",
     "type=missing",
     "oom command not allowed",
+    "used memory > 'maxmemory'",
     "max number of clients reached",
 ];
 /// Leftmost-first matching keeps aho-corasick on its SIMD (Teddy) prefilter.
