@@ -8,6 +8,8 @@ mod corpus;
 mod dependencies;
 #[path = "diagnose_rules/ranking.rs"]
 mod ranking;
+#[path = "diagnose_rules/seeing.rs"]
+mod seeing;
 #[path = "diagnose_rules/service_itself.rs"]
 mod service_itself;
 #[path = "diagnose_rules/sweep.rs"]
