@@ -18,6 +18,17 @@ fn unresolved(node: &str, skill: &str, host: &str) -> Finding {
     )
 }
 
+/// A node AWS would not say anything about.
+fn no_credentials(node: &str, skill: &str) -> Finding {
+    finding(
+        node,
+        1,
+        skill,
+        Status::Unknown,
+        "check failed: no credentials",
+    )
+}
+
 fn unreadable(skill: &str) -> Finding {
     finding(
         SERVICE,
@@ -45,34 +56,10 @@ fn every_network_check_failing_dns_with_aws_unreadable_is_blind_not_a_dependency
             "http-health",
             "notify.staging.example.com",
         ),
-        finding(
-            "sqs-payments",
-            1,
-            "sqs",
-            Status::Unknown,
-            "check failed: no credentials",
-        ),
-        finding(
-            "lambda-worker",
-            1,
-            "lambda",
-            Status::Unknown,
-            "check failed: no credentials",
-        ),
-        finding(
-            "ledger-consumer",
-            1,
-            "ecs",
-            Status::Unknown,
-            "check failed: no credentials",
-        ),
-        finding(
-            "ledger-consumer",
-            1,
-            "cloudwatch",
-            Status::Unknown,
-            "check failed: no credentials",
-        ),
+        no_credentials("sqs-payments", "sqs"),
+        no_credentials("lambda-worker", "lambda"),
+        no_credentials("ledger-consumer", "ecs"),
+        no_credentials("ledger-consumer", "cloudwatch"),
         unresolved("ledger-db", "postgres", "ledger-db.staging.internal:5432"),
     ]));
     assert_eq!(d.root_cause.class, Class::Unknown, "{d:#?}");
@@ -129,20 +116,8 @@ fn checks_that_could_not_run_lower_the_confidence_and_say_so() {
                 Status::Unknown,
                 "check failed: PAYMENTS_REDIS_URL is not set",
             ),
-            finding(
-                "sqs-payments",
-                1,
-                "sqs",
-                Status::Unknown,
-                "check failed: no credentials",
-            ),
-            finding(
-                "lambda-worker",
-                1,
-                "lambda",
-                Status::Unknown,
-                "check failed: no credentials",
-            ),
+            no_credentials("sqs-payments", "sqs"),
+            no_credentials("lambda-worker", "lambda"),
         ],
     ));
     assert_eq!(half_blind.root_cause.class, Class::OomKilled);
