@@ -71,6 +71,11 @@ async fn registry_auth_refused_is_an_image_pull_failure_not_a_missing_secret() {
     let why = noise(&report, "report-generator");
     assert!(why.contains("nothing on the failing path"), "{why}");
     assert_eq!(d.proposed_action.kind, ActionKind::Infra);
+    assert!(
+        d.proposed_action.summary.contains("execution role"),
+        "{}",
+        d.proposed_action.summary
+    );
     assert!(d.confidence >= 0.8, "{}", d.confidence);
 
     incident.cli_agrees(&map, &report).await;

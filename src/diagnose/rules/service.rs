@@ -88,8 +88,7 @@ pub(super) fn ecs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec
         out.push(
             Candidate::new(view, node, Class::ImagePullFailed, 0.92, why)
                 .evidence(hits)
-                .began(when)
-                .subject(Some("the task execution role's ECR permissions".into())),
+                .began(when),
         );
     }
 
@@ -120,8 +119,7 @@ pub(super) fn ecs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec
         out.push(
             Candidate::new(view, node, Class::MissingConfig, 0.7, why)
                 .evidence(stops.evidence(StopCause::LogDriver))
-                .began(when)
-                .subject(Some("the task definition's log configuration".into())),
+                .began(when),
         );
     }
 

@@ -260,6 +260,8 @@ fn record_outcome(report: &InvestigationReport, node: &str, class: Class) {
     };
     let d = &report.diagnosis;
     let line = serde_json::json!({
+        // `#[tokio::test]` runs the incident on the test's own thread, named after it.
+        "test": std::thread::current().name().unwrap_or("?"),
         "service": report.sweep.service,
         "expected": {"node": node, "class": class.as_str()},
         "said": {"node": d.root_cause.node, "class": d.root_cause.class.as_str()},
