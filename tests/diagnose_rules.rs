@@ -14,3 +14,5 @@ mod seeing;
 mod service_itself;
 #[path = "diagnose_rules/sweep.rs"]
 mod sweep;
+#[path = "diagnose_rules/taxonomy.rs"]
+mod taxonomy;
