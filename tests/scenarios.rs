@@ -20,6 +20,11 @@
 //! | a plain CI test failure in a healthy environment | `ci_test_failure` |
 //! | a compile error in a healthy environment | `ci_build_failure` |
 //! | two nodes degraded, one explains the failure | `noisy` |
+//! | no credentials and no DNS: the sweep cannot see, and says so | `blind_observer` |
+//! | ECS refused registry auth (the words say "secrets") | `registry_auth` |
+//! | a missing variable in Go's, Spring's and Ruby's words | `missing_config_dialects` |
+//! | a `KeyError` in a healthy consumer whose DLQ fills | `poison_message` |
+//! | Redis full under `volatile-lru`, answering but refusing writes | `redis_refusing_writes` |
 //!
 //! Run with `cargo nextest run --test scenarios` (moto_server on PATH or in `.venv`).
 
@@ -28,6 +33,8 @@ mod support;
 #[path = "scenarios/harness/mod.rs"]
 mod harness;
 
+#[path = "scenarios/blind_observer.rs"]
+mod blind_observer;
 #[path = "scenarios/ci_build_failure.rs"]
 mod ci_build_failure;
 #[path = "scenarios/ci_test_failure.rs"]
@@ -50,11 +57,19 @@ mod lambda_throttled;
 mod memory_pressure;
 #[path = "scenarios/missing_config.rs"]
 mod missing_config;
+#[path = "scenarios/missing_config_dialects.rs"]
+mod missing_config_dialects;
 #[path = "scenarios/noisy.rs"]
 mod noisy;
 #[path = "scenarios/oom.rs"]
 mod oom;
+#[path = "scenarios/poison_message.rs"]
+mod poison_message;
 #[path = "scenarios/redis_eviction.rs"]
 mod redis_eviction;
+#[path = "scenarios/redis_refusing_writes.rs"]
+mod redis_refusing_writes;
+#[path = "scenarios/registry_auth.rs"]
+mod registry_auth;
 #[path = "scenarios/upstream_outage.rs"]
 mod upstream_outage;

@@ -367,7 +367,10 @@ async fn redis_full_with_noeviction_refuses_writes() {
     assert_says(
         &o,
         Status::Down,
-        &["out of memory: writes refused with OOM", "noeviction"],
+        &[
+            "out of memory: answers, but writes refused with OOM",
+            "noeviction",
+        ],
     );
     assert!(metric(&o, "oom_errors") >= 1.0, "{:?}", o.metrics);
 }

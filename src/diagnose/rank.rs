@@ -13,8 +13,11 @@
 //!
 //! - `report`: the `Diagnosis` built from the ranking (chain, noise, confidence, missing).
 //! - `action`: the usual fixes per class, minus those the debug history shows failed.
+//! - `blind`: when the sweep cannot see the environment at all (every network check fails
+//!   the same way, AWS unreadable), the answer is that, not a dependency.
 
 mod action;
+mod blind;
 mod report;
 
 use std::collections::HashMap;
@@ -48,6 +51,10 @@ const SAME_TIME_S: i64 = 60;
 const CALLER_OF_FAILING: f64 = -0.40;
 /// An upstream caller's outage while the service itself is healthy: the likely failure.
 const CALLER_OF_HEALTHY: f64 = 0.10;
+/// A dependency nothing in the failing service's errors points at.
+const UNPOINTED: f64 = -0.15;
+/// Dead letters in a queue the service drains: messages its own handler failed on.
+const CONSUMED_DEAD_LETTERS: f64 = 0.05;
 /// Nothing on the service's paths leads to it.
 const UNRELATED: f64 = -0.30;
 /// Below this weight, nothing explains the failure: `unknown`.
@@ -96,6 +103,9 @@ pub fn diagnose(
 ) -> Diagnosis {
     let view = SweepView::new(service, findings, graph);
     let ranked = rank(&view);
+    if let Some(blind) = blind::diagnose(&view, &ranked) {
+        return blind;
+    }
     match ranked.first() {
         Some(top) if top.weight >= EXPLAINS_AT_LEAST => report::explain(&view, &ranked, history),
         _ => report::unknown(&view, &ranked),
@@ -232,12 +242,37 @@ fn rank(view: &SweepView<'_>) -> Vec<Ranked> {
                     PER_HOP * hops.min(5) as f64,
                     format!("{hops} hop(s) from {service}"),
                 );
+                // The service fails, and nothing it says leads here (directly, or along a
+                // chain of failures): a rival story, weaker than one its errors point at.
+                let travels = r.chained && links > 0;
+                if service_failing && !r.corroborated && !travels {
+                    let beside = intrinsic_self
+                        .first()
+                        .map(|cause| format!(", and {cause} explains {service}'s failure"))
+                        .unwrap_or_default();
+                    add(
+                        UNPOINTED,
+                        format!("nothing in {service}'s errors points at it{beside}"),
+                    );
+                }
                 if let Some((_, deeper)) = behind.iter().find(|(n, by)| *n == r.id && *by != r.id) {
                     add(
                         DEEPER_EXPLAINS,
                         format!("explained by {} behind it", view.node(*deeper).name),
                     );
                 }
+            }
+            // The service drains this queue, and its dead letters are messages the service's
+            // handler failed on: the queue's input is the cause, the caller relation is not.
+            Relation::Caller
+                if r.c.class == Class::DeadLetters && view.consumed_queues(0).contains(&r.id) =>
+            {
+                add(
+                    CONSUMED_DEAD_LETTERS,
+                    format!(
+                        "{service} drains it, and its dead letters failed in {service}'s handler"
+                    ),
+                );
             }
             Relation::Caller if service_failing => {
                 add(

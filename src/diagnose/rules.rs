@@ -8,9 +8,11 @@
 //! - `service`: playbooks for a service's own checks (ecs, cloudwatch, gha).
 //! - `resources`: playbooks for what a service uses (postgres, redis, sqs, lambda, http).
 
+mod config;
+pub mod reading;
 mod resources;
 mod service;
-mod signals;
+pub(crate) mod signals;
 pub mod view;
 
 use chrono::{DateTime, Utc};
@@ -39,6 +41,19 @@ pub struct Candidate {
     /// What the cause is about, when it names one: the missing variable, the blocking query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// What decided it: counts a skill measured, or only words matched in text (weaker:
+    /// the same words can mean something else).
+    pub basis: Basis,
+}
+
+/// What a candidate rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// A skill's structured output: counts, codes, states.
+    Measured,
+    /// Words matched in log lines, events or summaries.
+    Words,
 }
 
 /// The most evidence lines a candidate keeps: enough to show, short enough for a prompt.
@@ -62,7 +77,16 @@ impl Candidate {
             evidence: Vec::new(),
             why,
             subject: None,
+            basis: Basis::Measured,
         }
+    }
+
+    /// Marks a candidate that rests only on words matched in text.
+    fn words_only(mut self, words: bool) -> Self {
+        if words {
+            self.basis = Basis::Words;
+        }
+        self
     }
 
     fn evidence<'e>(mut self, evidence: impl IntoIterator<Item = &'e Evidence>) -> Self {
@@ -95,6 +119,9 @@ impl Candidate {
         }
         self.began = earliest(self.began, other.began);
         self.subject = self.subject.take().or(other.subject);
+        if other.basis == Basis::Measured {
+            self.basis = Basis::Measured;
+        }
         for e in other.evidence {
             if self.evidence.len() < MAX_EVIDENCE && !self.evidence.contains(&e) {
                 self.evidence.push(e);

@@ -17,6 +17,10 @@ use regex::Regex;
 use super::aws::{MAX_EVIDENCE_CHARS, aws_cause, clip, utc};
 use super::{Evidence, Observation, Skill, SkillContext, Status};
 use crate::topology::{CheckTarget, SkillKind};
+pub use stops::StopCause;
+use stops::{StopReport, cause};
+
+mod stops;
 
 const MAX_EVENTS: usize = 5;
 const MAX_TASK_EVIDENCE: usize = 5;
@@ -160,7 +164,15 @@ async fn check_service(
             Ok(out) => {
                 if let Some(td) = out.task_definition() {
                     let (e, memory, cpu) = task_definition_evidence(td, &mut variables);
-                    obs = obs.evidence(e).metric("env_vars", variables.len() as f64);
+                    let secrets: usize = td
+                        .container_definitions()
+                        .iter()
+                        .map(|c| c.secrets().len())
+                        .sum();
+                    obs = obs
+                        .evidence(e)
+                        .metric("env_vars", variables.len() as f64)
+                        .metric("secret_vars", secrets as f64);
                     if let Some(m) = memory {
                         obs = obs.metric("memory_mb", m);
                     }
@@ -192,12 +204,24 @@ async fn check_service(
         }
     };
     let report = StopReport::of(&stopped);
-    obs = obs
-        .metric("stopped_tasks", stopped.len() as f64)
-        .metric("stopped_with_errors", report.failed as f64)
-        .metric("oom_kills", report.oom_kills as f64)
-        .metric("exit_137", report.exit_137 as f64)
-        .metric("image_pull_failures", report.image_pull_failures as f64);
+    for (name, n) in [
+        ("stopped_tasks", stopped.len()),
+        ("stopped_with_errors", report.failed),
+        ("oom_kills", report.oom_kills),
+        ("exit_137", report.exit_137),
+        ("image_pull_failures", report.image_pull_failures),
+        ("registry_auth_failures", report.registry_auth_failures),
+        ("secret_fetch_failures", report.secret_fetch_failures),
+        ("log_driver_failures", report.log_driver_failures),
+        ("network_failures", report.network_failures),
+        ("health_check_stops", report.health_check_stops),
+        ("crashes", report.crashes),
+    ] {
+        obs = obs.metric(name, n as f64);
+    }
+    if let Some(code) = report.crash_exit_code {
+        obs = obs.metric("crash_exit_code", code.into());
+    }
     if report.failed > 0 {
         let mut text = format!(
             "{} tasks stopped with errors since {}",
@@ -210,11 +234,17 @@ async fn check_service(
         if report.exit_137 > 0 {
             text.push_str(&format!(", exit 137 ×{}", report.exit_137));
         }
-        if report.image_pull_failures > 0 {
-            text.push_str(&format!(
-                ", {} image pull failures",
-                report.image_pull_failures
-            ));
+        for (n, what) in [
+            (report.image_pull_failures, "image pull failures"),
+            (report.registry_auth_failures, "registry auth failures"),
+            (report.secret_fetch_failures, "secret fetch failures"),
+            (report.log_driver_failures, "log driver failures"),
+            (report.network_failures, "network set-up failures"),
+            (report.health_check_stops, "stopped by health checks"),
+        ] {
+            if n > 0 {
+                text.push_str(&format!(", {n} {what}"));
+            }
         }
         problems.push(text);
         if status == Status::Healthy {
@@ -223,7 +253,7 @@ async fn check_service(
     }
     for task in stopped
         .iter()
-        .filter(|t| is_failure(t))
+        .filter(|t| cause(t).is_failure())
         .take(MAX_TASK_EVIDENCE)
     {
         obs = obs.evidence(task_evidence(task));
@@ -308,86 +338,14 @@ fn stopped_at(task: &Task) -> Option<DateTime<Utc>> {
         .and_then(utc)
 }
 
-#[derive(Default)]
-struct StopReport {
-    failed: usize,
-    oom_kills: usize,
-    exit_137: usize,
-    image_pull_failures: usize,
-}
-
-impl StopReport {
-    fn of(tasks: &[Task]) -> StopReport {
-        let mut r = StopReport::default();
-        for task in tasks {
-            r.failed += usize::from(is_failure(task));
-            let reason = task.stopped_reason().unwrap_or_default();
-            let containers = task.containers();
-            let oom = containers
-                .iter()
-                .filter(|c| c.reason().is_some_and(is_oom))
-                .count();
-            r.oom_kills += if oom == 0 && is_oom(reason) { 1 } else { oom };
-            r.exit_137 += containers
-                .iter()
-                .filter(|c| c.exit_code() == Some(137))
-                .count();
-            let pull = is_pull_failure(reason)
-                || containers
-                    .iter()
-                    .any(|c| c.reason().is_some_and(is_pull_failure));
-            r.image_pull_failures += usize::from(pull);
-        }
-        r
-    }
-}
-
-/// Whether a task stopped because something went wrong, rather than being scaled in,
-/// replaced or stopped by a person (whose containers exit 0, or 143 on SIGTERM).
-fn is_failure(task: &Task) -> bool {
-    let code = task.stop_code().map(|c| c.as_str()).unwrap_or_default();
-    let reason = task.stopped_reason().unwrap_or_default();
-    let deliberate = matches!(
-        code,
-        "ServiceSchedulerInitiated" | "UserInitiated" | "SpotInterruption" | "TerminationNotice"
-    );
-    let bad_exit = task.containers().iter().any(|c| {
-        c.exit_code()
-            .is_some_and(|e| e != 0 && !(deliberate && e == 143))
-    });
-    let container_trouble = task.containers().iter().any(|c| {
-        c.reason()
-            .is_some_and(|r| is_oom(r) || is_pull_failure(r) || !deliberate)
-    });
-    // The scheduler stops tasks that fail their health checks: deliberate in form, but a
-    // rollout whose new tasks all fail them is exactly the failure we are looking for.
-    let failed_health_checks = reason.contains("failed ELB health checks")
-        || reason.contains("failed container health checks");
-    matches!(code, "TaskFailedToStart" | "EssentialContainerExited")
-        || failed_health_checks
-        || is_oom(reason)
-        || is_pull_failure(reason)
-        || reason.contains("Essential container in task exited")
-        || bad_exit
-        || container_trouble
-}
-
-fn is_oom(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("outofmemory") || lower.contains("out of memory") || lower.contains("oomkilled")
-}
-
-fn is_pull_failure(text: &str) -> bool {
-    text.contains("CannotPull") || text.contains("PullImage")
-}
-
 fn task_evidence(task: &Task) -> Evidence {
     let id = task.task_arn().map(short_arn).unwrap_or("?");
     let mut text = format!(
-        "stopped ({}): {}",
+        "stopped ({}; cause: {}): {}",
         task.stop_code()
             .map(|c| c.as_str())
             .unwrap_or("no stop code"),
+        cause(task).as_str(),
         task.stopped_reason().unwrap_or("no reason given")
     );
     for c in task.containers() {
@@ -496,7 +454,7 @@ fn short_arn(arn: &str) -> &str {
 mod tests {
     use aws_sdk_ecs::types::{Container, Task, TaskStopCode};
 
-    use super::is_failure;
+    use super::{StopCause, cause};
 
     fn stopped_by_scheduler(reason: &str) -> Task {
         Task::builder()
@@ -508,11 +466,17 @@ mod tests {
 
     #[test]
     fn a_task_stopped_for_failing_health_checks_is_a_failure_but_a_scale_in_is_not() {
-        assert!(is_failure(&stopped_by_scheduler(
-            "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments/abc)"
-        )));
-        assert!(!is_failure(&stopped_by_scheduler(
-            "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)"
-        )));
+        assert_eq!(
+            cause(&stopped_by_scheduler(
+                "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments/abc)"
+            )),
+            StopCause::HealthCheck
+        );
+        assert!(
+            !cause(&stopped_by_scheduler(
+                "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)"
+            ))
+            .is_failure()
+        );
     }
 }

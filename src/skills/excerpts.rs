@@ -29,6 +29,9 @@ pub fn is_error_line(line: &str) -> bool {
     ];
     let lower = line.to_ascii_lowercase();
     MARKERS.iter().any(|m| lower.contains(m))
+        || classify::SAID_WITHOUT_ERROR_WORD
+            .iter()
+            .any(|m| lower.contains(m))
 }
 
 /// A line with its variable parts folded (numbers, hex ids, UUIDs, quoted values,

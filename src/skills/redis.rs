@@ -194,6 +194,8 @@ struct Info {
     blocked_clients: f64,
     connected_clients: f64,
     oom_errors: f64,
+    /// Keys with no TTL, over every database (`db0:keys=…,expires=…`).
+    keys_without_ttl: f64,
     loading: bool,
     version: String,
 }
@@ -218,7 +220,22 @@ impl Info {
             .and_then(|v| v.split(',').find_map(|kv| kv.strip_prefix("count=")))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0.0);
+        // `db0:keys=250,expires=12,avg_ttl=0`: keys minus those with a TTL, per database.
+        let keys_without_ttl = fields
+            .iter()
+            .filter(|(k, _)| k.starts_with("db") && k[2..].chars().all(|c| c.is_ascii_digit()))
+            .map(|(_, v)| {
+                let count = |name: &str| {
+                    v.split(',')
+                        .find_map(|kv| kv.strip_prefix(name))
+                        .and_then(|n| n.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                };
+                (count("keys=") - count("expires=")).max(0.0)
+            })
+            .sum();
         Info {
+            keys_without_ttl,
             used_memory: number("used_memory"),
             used_memory_human: string("used_memory_human"),
             maxmemory: number("maxmemory"),
@@ -265,10 +282,19 @@ fn assess(info: &Info, at: &str, blocked_max: f64) -> Observation {
     }
     let no_eviction = info.policy == "noeviction";
     if info.oom_errors > 0.0 && full || no_eviction && ratio.is_some_and(|r| r >= 1.0) {
+        // It answers, so it is reachable; what it refuses is writes.
+        let pinned = if info.policy.starts_with("volatile-") && info.evicted_keys == 0.0 {
+            format!(
+                "; {} evicts only keys with a TTL and {} keys have none",
+                info.policy, info.keys_without_ttl
+            )
+        } else {
+            String::new()
+        };
         problems.push((
             Status::Down,
             format!(
-                "out of memory: writes refused with OOM ({} so far), {}",
+                "out of memory: answers, but writes refused with OOM ({} so far), {}{pinned}",
                 info.oom_errors,
                 info.memory()
             ),
@@ -349,7 +375,16 @@ fn assess(info: &Info, at: &str, blocked_max: f64) -> Observation {
         .metric("rejected_connections", info.rejected_connections)
         .metric("blocked_clients", info.blocked_clients)
         .metric("connected_clients", info.connected_clients)
-        .metric("oom_errors", info.oom_errors);
+        .metric("oom_errors", info.oom_errors)
+        .metric("keys_without_ttl", info.keys_without_ttl)
+        .metric(
+            "volatile_policy",
+            if info.policy.starts_with("volatile-") {
+                1.0
+            } else {
+                0.0
+            },
+        );
     if let Some(ratio) = ratio {
         observation = observation.metric("memory_ratio", ratio);
     }

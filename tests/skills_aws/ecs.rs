@@ -275,6 +275,9 @@ async fn oom_kills_a_failed_rollout_and_a_missing_secret_are_reported() {
         ("oom_kills", 2.0),
         ("exit_137", 2.0),
         ("image_pull_failures", 1.0),
+        // Read by ECS's taxonomy: the secret's stop is not a registry-auth failure.
+        ("secret_fetch_failures", 1.0),
+        ("registry_auth_failures", 0.0),
         ("memory_mb", 1024.0),
         ("cpu_units", 512.0),
         ("env_vars", 3.0),
@@ -288,7 +291,7 @@ async fn oom_kills_a_failed_rollout_and_a_missing_secret_are_reported() {
         "running 1/3 (pending 0); rollout FAILED: ECS deployment circuit breaker: tasks failed to start.; \
          4 tasks stopped with errors since ".to_string()
             + &since.format("%H:%M:%SZ").to_string()
-            + ", 2 OOM kills, exit 137 ×2, 1 image pull failures"
+            + ", 2 OOM kills, exit 137 ×2, 1 image pull failures, 1 secret fetch failures"
     );
 
     let tasks = evidence(&obs, "ecs:stopped-task/");
@@ -306,12 +309,12 @@ async fn oom_kills_a_failed_rollout_and_a_missing_secret_are_reported() {
         .unwrap();
     assert_eq!(
         first_oom.text,
-        "stopped (EssentialContainerExited): Essential container in task exited; container web exit 137 \
+        "stopped (EssentialContainerExited; cause: out of memory): Essential container in task exited; container web exit 137 \
          (OutOfMemoryError: Container killed due to memory usage); container log-router exit 0"
     );
     assert!(tasks.iter().any(|e| {
         e.text
-            .starts_with("stopped (TaskFailedToStart): CannotPullContainerError")
+            .starts_with("stopped (TaskFailedToStart; cause: image pull): CannotPullContainerError")
     }));
     assert!(
         tasks.iter().all(|e| e.text.chars().count() <= 301),

@@ -3,12 +3,13 @@
 //! explains the failure — what the sweep lacked.
 
 use super::{Ranked, action, before};
+use crate::diagnose::rules::Basis;
 use crate::diagnose::rules::view::{NodeId, Relation, SweepView};
 use crate::diagnose::{
     ActionKind, ChainLink, DebugContext, Diagnosis, Engine, Noise, ProposedAction, RootCause,
     RootCauseClass as Class,
 };
-use crate::skills::Status;
+use crate::skills::{Evidence, Status};
 
 pub(super) fn explain(
     view: &SweepView<'_>,
@@ -47,6 +48,14 @@ pub(super) fn explain(
             node: service.to_string(),
             class,
         });
+    } else if top.relation == Relation::Caller
+        && view.consumed_queues(view.root()).contains(&top.id)
+    {
+        // A queue the service drains: its messages fail in the service.
+        chain.push(ChainLink {
+            node: service.to_string(),
+            class: Class::DependencyUnhealthy,
+        });
     }
     let on_chain = |node: &str| chain.iter().any(|l| l.node == node);
     let path_text = chain
@@ -57,7 +66,7 @@ pub(super) fn explain(
 
     let rival = ranked.iter().find(|r| !on_chain(&r.c.node));
     let margin = rival.map_or(0.5, |r| top.weight - r.weight);
-    let confidence = (top.c.score * (0.5 + 0.5 * (margin / 0.5).clamp(0.0, 1.0))).clamp(0.05, 0.99);
+    let (confidence, doubts) = confidence(view, top, margin);
 
     // One line per node: its best-ranked candidate says why it is not the cause.
     let mut noise: Vec<Noise> = Vec::new();
@@ -101,7 +110,6 @@ pub(super) fn explain(
         _ => {}
     }
 
-    let confidence = (confidence * 100.0).round() / 100.0;
     Diagnosis {
         root_cause: RootCause {
             node: top.c.node.clone(),
@@ -114,13 +122,52 @@ pub(super) fn explain(
         proposed_action: action::propose(view, &top.c, history),
         engine: Engine::Rules,
         noise,
-        missing: if confidence < 0.5 {
+        missing: if confidence < 0.6 {
             missing(view)
         } else {
             Vec::new()
         },
-        note: None,
+        note: (!doubts.is_empty()).then(|| format!("confidence lowered: {}", doubts.join("; "))),
     }
+}
+
+/// How sure the rules can be: the winner's score, scaled by its margin over the best
+/// explanation outside the chain (full at 0.5 or more, half at none), then lowered for each
+/// reason to doubt it, each named: evidence that is only words matched in text, a cause
+/// outside the service that nothing in the service's errors points at, nodes that could not
+/// be checked.
+fn confidence(view: &SweepView<'_>, top: &Ranked, margin: f64) -> (f64, Vec<String>) {
+    let mut confidence = top.c.score * (0.5 + 0.5 * (margin / 0.5).clamp(0.0, 1.0));
+    let mut doubts = Vec::new();
+    if margin < 0.25 {
+        doubts.push(format!("another explanation scores within {margin:.2}"));
+    }
+    if top.c.basis == Basis::Words {
+        confidence = (confidence * 0.9).min(0.8);
+        doubts.push("the evidence is words matched in logs, not a measured count".into());
+    }
+    if matches!(top.relation, Relation::Dependency(_)) && !top.corroborated {
+        confidence *= 0.85;
+        doubts.push(format!(
+            "nothing in {}'s own errors points at {}",
+            view.service, top.c.node
+        ));
+    }
+    let checks: Vec<_> = view.findings.iter().filter(|f| f.skill != "gha").collect();
+    let unknown = checks
+        .iter()
+        .filter(|f| f.status == Status::Unknown)
+        .count();
+    if unknown > 0 {
+        let share = unknown as f64 / checks.len() as f64;
+        confidence *= 1.0 - 0.6 * share;
+        doubts.push(format!(
+            "{unknown} of {} checks could not run",
+            checks.len()
+        ));
+    }
+    let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
+    (confidence, doubts)
 }
 
 fn noise_why(view: &SweepView<'_>, r: &Ranked, top: &Ranked, path: &str) -> String {
@@ -172,6 +219,24 @@ pub(super) fn unknown(view: &SweepView<'_>, ranked: &[Ranked]) -> Diagnosis {
         })
         .collect();
     let missing = missing(view);
+    let action = format!(
+        "ask {service}'s owners: the sweep does not explain the failure; first gather {}",
+        missing
+            .first()
+            .map_or("the failed run's logs", String::as_str)
+    );
+    undecided(service, summary, evidence, action, noise, missing)
+}
+
+/// An `unknown` diagnosis: nothing decided, a person asked, with what to gather first.
+pub(super) fn undecided(
+    service: &str,
+    summary: String,
+    evidence: Vec<Evidence>,
+    action: String,
+    noise: Vec<Noise>,
+    missing: Vec<String>,
+) -> Diagnosis {
     Diagnosis {
         root_cause: RootCause {
             node: service.to_string(),
@@ -186,12 +251,7 @@ pub(super) fn unknown(view: &SweepView<'_>, ranked: &[Ranked]) -> Diagnosis {
         evidence,
         proposed_action: ProposedAction {
             kind: ActionKind::Escalate,
-            summary: format!(
-                "ask {service}'s owners: the sweep does not explain the failure; first gather {}",
-                missing
-                    .first()
-                    .map_or("the failed run's logs", String::as_str)
-            ),
+            summary: action,
             fingerprint: None,
         },
         engine: Engine::Rules,
@@ -203,7 +263,7 @@ pub(super) fn unknown(view: &SweepView<'_>, ranked: &[Ranked]) -> Diagnosis {
 
 /// What a sweep lacked to say more: nodes it could not check, the service's own checks
 /// that are absent, planned checks that never reported.
-fn missing(view: &SweepView<'_>) -> Vec<String> {
+pub(super) fn missing(view: &SweepView<'_>) -> Vec<String> {
     let mut out = Vec::new();
     let service = &view.node(view.root());
     for (skill, what) in [

@@ -135,7 +135,10 @@ pub(super) fn postgres(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mu
 pub(super) fn redis(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec<Candidate>) {
     let name = view.node(node).name;
     let when = began(f);
-    if f.status == Status::Down {
+    // Unreachable means it does not answer. A cache that answered INFO is reachable, down
+    // or not: a full one that refuses writes is memory pressure, read below.
+    let answered = metric(f, "used_memory").is_some();
+    if f.status == Status::Down && !answered {
         let why = format!("{name} is unreachable: {}", f.summary);
         out.push(
             Candidate::new(view, node, Class::CacheUnreachable, 0.9, why)
@@ -164,7 +167,19 @@ pub(super) fn redis(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut V
         } else {
             String::new()
         };
-        let why = format!("{name}: {used}, {} keys evicted{writes}", num(evicted));
+        // Under a `volatile-*` policy only keys with a TTL may go: with none, nothing is
+        // evicted and writes are refused, as under `noeviction`.
+        let pinned = match (metric(f, "volatile_policy"), metric(f, "keys_without_ttl")) {
+            (Some(v), Some(k)) if v > 0.0 && k > 0.0 && evicted == 0.0 => format!(
+                "; its policy evicts only keys with a TTL and {} keys have none",
+                num(k)
+            ),
+            _ => String::new(),
+        };
+        let why = format!(
+            "{name}: {used}, {} keys evicted{writes}{pinned}",
+            num(evicted)
+        );
         out.push(
             Candidate::new(view, node, Class::CacheMemoryPressure, score, why)
                 .evidence(matching(f, &["memory", "evict"]))

@@ -2,23 +2,22 @@
 //! CloudWatch logs (start-up errors, and errors that name a resource the service uses), and
 //! the GHA run (compiler and test output).
 
+use super::reading::{LineSignal, Stops, read_line};
 use super::view::{NodeId, SweepView};
-use super::{Candidate, began, lines, matching, metric, num, signals};
+use super::{Basis, Candidate, began, lines, matching, metric, num, signals};
 use crate::diagnose::RootCauseClass as Class;
+use crate::skills::ecs::StopCause;
 use crate::skills::{Evidence, Finding, Status};
 use crate::topology::SkillKind;
 
 pub(super) fn ecs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec<Candidate>) {
     let name = view.node(node).name;
     let m = |k| metric(f, k).unwrap_or(0.0);
-    let (mut oom_text, mut pull_text, mut secret_text, mut health_text, mut essential) =
-        (false, false, false, false, false);
-    let mut exit_code = None;
+    let stops = Stops::read(f);
+    let (mut oom_text, mut health_text, mut essential) = (false, false, false);
+    let mut exit_code = metric(f, "crash_exit_code").map(|c| c as u32);
     for (lower, _) in lines(f) {
         oom_text |= signals::any(&lower, signals::OOM) || signals::exit_137(&lower);
-        pull_text |= signals::any(&lower, signals::IMAGE_PULL);
-        secret_text |= signals::any(&lower, signals::SECRET_FETCH)
-            && (lower.contains("secret") || lower.contains("parameter"));
         health_text |= signals::any(&lower, signals::HEALTH_CHECK);
         essential |= lower.contains(signals::ESSENTIAL_EXITED);
         exit_code = exit_code.or_else(|| signals::nonzero_exit(&lower).filter(|&c| c != 137));
@@ -29,7 +28,7 @@ pub(super) fn ecs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec
         .unwrap_or_default();
 
     let kills = m("oom_kills").max(m("exit_137"));
-    let oom = kills > 0.0 || oom_text;
+    let oom = kills > 0.0 || oom_text || stops.count(StopCause::OutOfMemory) > 0.0;
     if oom {
         let (score, seen) = if kills > 0.0 {
             (
@@ -46,65 +45,114 @@ pub(super) fn ecs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec
         out.push(
             Candidate::new(view, node, Class::OomKilled, score, why)
                 .evidence(matching(f, &["outofmemory", "oomkilled", "137", "memory"]))
-                .began(when),
+                .began(when)
+                .words_only(kills == 0.0),
         );
     }
 
-    let pulls = m("image_pull_failures");
-    if pulls > 0.0 || pull_text {
+    let pulls = stops.count(StopCause::ImagePull);
+    if pulls > 0.0 {
         let why = format!("{name}: ECS cannot pull the task's image (CannotPullContainerError)");
-        let hits = matching(f, signals::IMAGE_PULL);
+        let hits = stops.evidence(StopCause::ImagePull);
         let subject = hits.iter().find_map(|e| signals::image_ref(&e.text));
         out.push(
-            Candidate::new(
-                view,
-                node,
-                Class::ImagePullFailed,
-                if pulls > 0.0 { 0.97 } else { 0.9 },
-                why,
-            )
-            .evidence(hits)
-            .began(when)
-            .subject(subject),
+            Candidate::new(view, node, Class::ImagePullFailed, 0.97, why)
+                .evidence(hits)
+                .began(when)
+                .subject(subject),
         );
     }
 
-    if secret_text {
-        let why =
-            format!("{name}: ECS cannot fetch a secret or parameter the task definition names");
+    // Registry auth comes before the pull: the image is fine, the right to fetch it is not.
+    let auth = stops.count(StopCause::RegistryAuth);
+    if auth > 0.0 {
+        let hits = stops.evidence(StopCause::RegistryAuth);
+        let text = hits
+            .iter()
+            .map(|e| e.text.to_lowercase())
+            .collect::<String>();
+        let because = if text.contains("not authorized") || text.contains("accessdenied") {
+            "the task execution role may not call ecr:GetAuthorizationToken"
+        } else if signals::any(
+            &text,
+            &["i/o timeout", "dial tcp", "context deadline", "no route"],
+        ) {
+            "the task's subnet cannot reach ECR (no NAT gateway or VPC endpoint)"
+        } else {
+            "the execution role or the path to ECR fails"
+        };
+        let why = format!(
+            "{name}: ECS cannot get the registry's credentials to pull the image \
+             (ResourceInitializationError, registry auth): {because}"
+        );
         out.push(
-            Candidate::new(view, node, Class::MissingConfig, 0.75, why)
-                .evidence(matching(f, signals::SECRET_FETCH))
+            Candidate::new(view, node, Class::ImagePullFailed, 0.92, why)
+                .evidence(hits)
                 .began(when),
         );
     }
 
-    if health_text {
+    let secrets = stops.count(StopCause::SecretFetch);
+    if secrets > 0.0 {
+        // ECS fetches only what the task definition names: with none named, the reason is
+        // not what it seems, and says less.
+        let named = metric(f, "secret_vars");
+        let (score, detail) = match named {
+            Some(n) if n > 0.0 => (0.85, format!("one of the {} it names", num(n))),
+            Some(_) => (0.45, "though the task definition names none".to_string()),
+            None => (0.7, "a secret or parameter it names".to_string()),
+        };
+        let why = format!("{name}: ECS cannot fetch the task definition's secrets ({detail})");
+        out.push(
+            Candidate::new(view, node, Class::MissingConfig, score, why)
+                .evidence(stops.evidence(StopCause::SecretFetch))
+                .began(when),
+        );
+    }
+
+    let logger = stops.count(StopCause::LogDriver);
+    if logger > 0.0 {
+        let why = format!(
+            "{name}: ECS cannot set up the task's log driver (a log group that does not exist, \
+             or an execution role that may not write to it)"
+        );
+        out.push(
+            Candidate::new(view, node, Class::MissingConfig, 0.7, why)
+                .evidence(stops.evidence(StopCause::LogDriver))
+                .began(when),
+        );
+    }
+
+    let health_stops = stops.count(StopCause::HealthCheck);
+    let health = health_stops > 0.0 || health_text;
+    if health {
         let why = format!("{name}: tasks fail their health checks");
         out.push(
             Candidate::new(view, node, Class::HealthCheckFailed, 0.85, why)
                 .evidence(matching(f, signals::HEALTH_CHECK))
-                .began(when),
+                .began(when)
+                .words_only(health_stops == 0.0),
         );
     }
 
-    // Tasks that keep stopping with a non-zero exit, for a reason other than memory or pulls.
-    // Tasks a deploy replaces stop too (exit 0): count the failed ones when the skill does.
-    let stopped = metric(f, "stopped_with_errors").unwrap_or_else(|| m("stopped_tasks"));
+    // Tasks that keep exiting by themselves, for a reason other than memory, the image, its
+    // credentials or secrets, or health checks (the scheduler stops those: not a crash).
+    let crashes = metric(f, "crashes")
+        .unwrap_or_else(|| metric(f, "stopped_with_errors").unwrap_or_else(|| m("stopped_tasks")));
     let short = metric(f, "running")
         .zip(metric(f, "desired"))
         .is_some_and(|(r, d)| r < d);
-    // Tasks stopped by failing health checks are not crashing: that is the health check's story.
+    let explained = oom || pulls > 0.0 || auth > 0.0 || secrets > 0.0 || logger > 0.0;
     let crashing =
-        (stopped >= 2.0 && !health_text) || (essential && (short || exit_code.is_some()));
-    if !oom && pulls == 0.0 && !pull_text && crashing {
-        let score = 0.65 + 0.08 * stopped.min(3.0);
+        (crashes >= 2.0 && !health) || (essential && (short || exit_code.is_some()) && !health);
+    if !explained && crashing {
+        let score = 0.65 + 0.08 * crashes.min(3.0);
         let exit = exit_code
             .map(|c| format!(", exit code {c}"))
             .unwrap_or_default();
         let why = format!(
             "{name}: {} task(s) stopped (essential container exited{exit})",
-            num(stopped.max(1.0))
+            num(crashes.max(1.0))
         );
         // What the container printed before it exited says more than the exit itself.
         let printed = view.node(node).findings.iter().filter(|l| {
@@ -118,12 +166,22 @@ pub(super) fn ecs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec
         );
     }
 
-    missing_variables(view, node, f, out);
+    super::config::missing_variables(view, node, f, out);
 }
 
 pub(super) fn logs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec<Candidate>) {
     let name = view.node(node).name;
-    missing_variables(view, node, f, out);
+    // Everything read from logs is words matched in text.
+    let first = out.len();
+    logs_of(view, node, name, f, out);
+    for c in &mut out[first..] {
+        c.basis = Basis::Words;
+    }
+}
+
+fn logs_of(view: &SweepView<'_>, node: NodeId, name: &str, f: &Finding, out: &mut Vec<Candidate>) {
+    super::config::missing_variables(view, node, f, out);
+    super::config::failing_handler(view, node, f, out);
     let when = began(f);
     let (
         mut oom,
@@ -144,29 +202,26 @@ pub(super) fn logs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Ve
         Vec::new(),
         Vec::new(),
     );
-    for (lower, e) in lines(f) {
+    for (_, e) in lines(f) {
         let Some(e) = e else { continue };
-        if signals::any(&lower, signals::OOM) {
-            oom.push(e);
-        }
-        if signals::any(&lower, signals::POOL_EXHAUSTED) {
-            server_refuses |= signals::any(&lower, signals::SERVER_REFUSES);
-            pool.push(e);
-        }
-        if signals::any(&lower, signals::LOCK_WAIT) {
-            locks.push(e);
-        }
-        if signals::any(&lower, signals::STATEMENT_TIMEOUT) {
-            slow.push(e);
-        }
-        if signals::any(&lower, signals::CACHE_FULL) {
-            cache_full.push(e);
-        }
-        if lower.contains("redis") && signals::any(&lower, signals::CONNECT_FAILED) {
-            cache_down.push(e);
-        }
-        if signals::any(&lower, signals::THROTTLED) {
-            throttled.push(e);
+        for signal in read_line(&e.text) {
+            match signal {
+                LineSignal::OutOfMemory => oom.push(e),
+                LineSignal::PoolExhausted { server_refuses: s } => {
+                    server_refuses |= s;
+                    pool.push(e);
+                }
+                LineSignal::LockWait => locks.push(e),
+                LineSignal::StatementTimeout => slow.push(e),
+                LineSignal::CacheFull => cache_full.push(e),
+                LineSignal::CacheUnreachable => cache_down.push(e),
+                LineSignal::Throttled => throttled.push(e),
+                // Read elsewhere: missing settings with the tasks' state (`config`), health
+                // checks from ECS, name resolution with the whole sweep (`rank::blind`).
+                LineSignal::MissingConfig(_)
+                | LineSignal::HealthCheck
+                | LineSignal::NameResolution => {}
+            }
         }
     }
     let first_at = |ev: &[&Evidence]| ev.iter().filter_map(|e| e.at).min().or(when);
@@ -260,58 +315,6 @@ pub(super) fn logs(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Ve
             Candidate::new(view, function, Class::LambdaThrottled, 0.5, why)
                 .evidence(throttled.iter().copied())
                 .began(first_at(&throttled)),
-        );
-    }
-}
-
-/// A variable named missing at start-up, checked against the task definition's names.
-fn missing_variables(view: &SweepView<'_>, node: NodeId, f: &Finding, out: &mut Vec<Candidate>) {
-    let info = view.node(node);
-    for (lower, e) in lines(f) {
-        let var = match e {
-            // The ecs skill already matched a stop reason's variable against the task definition.
-            Some(e) if e.source.starts_with("ecs:missing-env") => {
-                signals::stop_reason_variable(&e.text).map(Some)
-            }
-            _ => signals::missing_variable(e.map_or(&f.summary, |e| &e.text), &lower),
-        };
-        let Some(var) = var else {
-            continue;
-        };
-        let defined = var
-            .as_ref()
-            .zip(info.task_vars.as_ref())
-            .map(|(v, vars)| vars.contains(v));
-        let named = var.as_deref().unwrap_or("a required variable");
-        let (score, why) = match defined {
-            Some(false) => (
-                0.95,
-                format!(
-                    "{}: {named} is missing at start-up, and the task definition does not set it",
-                    info.name
-                ),
-            ),
-            Some(true) => (
-                0.6,
-                format!(
-                    "{}: {named} is reported missing, though the task definition sets it (empty or misnamed?)",
-                    info.name
-                ),
-            ),
-            None => (
-                0.85,
-                format!("{}: {named} is missing at start-up", info.name),
-            ),
-        };
-        let task_def = f
-            .evidence
-            .iter()
-            .filter(|e| e.source.starts_with("ecs:task-definition"));
-        out.push(
-            Candidate::new(view, node, Class::MissingConfig, score, why)
-                .evidence(e.into_iter().chain(task_def))
-                .began(e.and_then(|e| e.at).or(began(f)))
-                .subject(var),
         );
     }
 }

@@ -2,6 +2,8 @@
 //! matched on lowercased text with `contains`; the few regexes compile once (`LazyLock`) and
 //! run only on lines a cheap marker check let through.
 
+mod config;
+
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -18,22 +20,7 @@ pub const OOM: &[&str] = &[
     "memory allocation of",
     "cannot allocate memory",
     "heap out of memory",
-];
-
-pub const IMAGE_PULL: &[&str] = &[
-    "cannotpullcontainererror",
-    "cannotpullimagemanifesterror",
-    "pull access denied",
-    "manifest unknown",
-    "failed to resolve ref",
-    "imagepullbackoff",
-];
-
-/// ECS could not fetch a secret or parameter the task definition names.
-pub const SECRET_FETCH: &[&str] = &[
-    "resourceinitializationerror",
-    "unable to retrieve secret",
-    "unable to pull secrets",
+    "memoryerror",
 ];
 
 pub const HEALTH_CHECK: &[&str] = &[
@@ -85,6 +72,12 @@ pub const STATEMENT_TIMEOUT: &[&str] = &[
 ];
 
 pub const CACHE_FULL: &[&str] = &["oom command not allowed", "used memory > 'maxmemory'"];
+/// What only Redis says when it turns a client away.
+pub const CACHE_REFUSES_CLIENTS: &[&str] = &["max number of clients reached"];
+/// A line about Redis: its name, or its port in a client's dial error.
+pub fn about_redis(lower: &str) -> bool {
+    lower.contains("redis") || lower.contains(":6379")
+}
 pub const CONNECT_FAILED: &[&str] = &[
     "connection refused",
     "connectionerror",
@@ -121,47 +114,34 @@ pub const TEST_FAILED: &[&str] = &[
     "failures:",
 ];
 
-/// The name of a variable that a start-up line says is missing; `Some(None)` when the line
-/// says one is missing without naming it (Rust's `environment variable not found`).
-pub fn missing_variable(line: &str, lower: &str) -> Option<Option<String>> {
-    const GATE: &[&str] = &[
-        "missing",
-        "keyerror",
-        "not set",
-        "must be set",
-        "required",
-        "undefined",
-        "not defined",
-        "is empty",
-        "unset",
-        "not found",
-    ];
-    static PATTERNS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(concat!(
-            // missing required environment variable FOO / missing env var: FOO / missing config key FOO
-            r#"(?i:missing\s+(?:required\s+)?(?:env(?:ironment)?\s*(?:variable|var)?|config(?:uration)?\s+(?:variable|value|key))s?)[\s:=]*['"`]?([A-Z][A-Z0-9_]+)"#,
-            // KeyError: 'FOO' (os.environ['FOO'])
-            r#"|KeyError:\s*['"]([A-Z][A-Z0-9_]+)['"]"#,
-            // env var FOO not set / environment variable "FOO" is not defined
-            r#"|(?i:env(?:ironment)?\s*(?:variable|var))[\s:]*['"`]?([A-Z][A-Z0-9_]+)['"`]?(?i:\s+(?:is\s+)?(?:not\s+set|not\s+defined|missing|required|unset|undefined|empty))"#,
-            // FOO must be set / FOO is not set / FOO is required
-            r#"|\b['"`]?([A-Z][A-Z0-9_]{2,})['"`]?(?i:\s+(?:must\s+be\s+set|is\s+not\s+set|is\s+required|is\s+missing|not\s+set|is\s+undefined|is\s+empty))"#,
-        ))
-        .expect("static regex")
-    });
-    if !any(lower, GATE) {
-        return None;
-    }
-    if let Some(caps) = PATTERNS.captures(line) {
-        let name = (1..=4)
-            .find_map(|i| caps.get(i))
-            .map(|m| m.as_str().to_string());
-        return Some(name);
-    }
-    lower
-        .contains("environment variable not found")
-        .then_some(None)
-}
+/// Names a missing variable in any of the standard dialects (see [`config`]).
+pub use config::{ConfigFamily, MissingSetting, missing_setting};
+
+/// The observer cannot resolve a name: on its own a dependency's problem (its record is
+/// gone), but when every node fails this way, the problem is where Fixpoint runs.
+pub const NAME_RESOLUTION: &[&str] = &[
+    "dns lookup failed",
+    "failed to lookup address",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "no such host",
+    "nodename nor servname",
+    "could not translate host name",
+    "enotfound",
+    "eai_again",
+];
+
+/// AWS refused to say anything: no credentials, or credentials it does not accept.
+pub const NO_AWS_ACCESS: &[&str] = &[
+    "no credentials",
+    "credentials provider",
+    "unable to load credentials",
+    "could not load credentials",
+    "unrecognizedclientexception",
+    "invalidclienttokenid",
+    "expiredtoken",
+    "security token included in the request is invalid",
+];
 
 /// The image reference in a pull error: the first `registry/repository:tag` (or `@sha256:`) word.
 pub fn image_ref(text: &str) -> Option<String> {
@@ -208,7 +188,7 @@ mod tests {
     use super::*;
 
     fn var(line: &str) -> Option<Option<String>> {
-        missing_variable(line, &line.to_lowercase())
+        missing_setting(line, &line.to_lowercase()).map(|m| m.variable)
     }
 
     #[test]
@@ -226,6 +206,14 @@ mod tests {
             ),
             ("config error: JWT_SECRET must be set", "JWT_SECRET"),
             ("missing env var: REDIS_URL", "REDIS_URL"),
+            (
+                "envconfig: required key PAYMENTS_FX_API_KEY missing value",
+                "PAYMENTS_FX_API_KEY",
+            ),
+            (
+                "Could not resolve placeholder 'payments.fx.api-key' in value \"${payments.fx.api-key}\"",
+                "PAYMENTS_FX_APIKEY",
+            ),
         ] {
             assert_eq!(var(line), Some(Some(name.to_string())), "{line}");
         }
@@ -235,6 +223,10 @@ mod tests {
         );
         assert_eq!(var("KeyError: 'amount'"), None);
         assert_eq!(var("GET /health 200"), None);
+        assert_eq!(
+            var("WARN optional env var SENTRY_DSN not set, error reporting disabled"),
+            None
+        );
     }
 
     #[test]

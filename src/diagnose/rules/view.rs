@@ -287,6 +287,15 @@ impl<'a> SweepView<'a> {
             || b.began.zip(a.began).is_some_and(|(b, a)| b < a)
     }
 
+    /// Queues `service` drains: queues that depend on it (listed upstream of it).
+    pub fn consumed_queues(&self, service: NodeId) -> Vec<NodeId> {
+        (0..self.nodes.len())
+            .filter(|&q| {
+                self.nodes[q].has_skill(SkillKind::Sqs) && self.depends_on[q].contains(&service)
+            })
+            .collect()
+    }
+
     /// The resource of `kind` that `owner` uses: among what it depends on directly (the
     /// unhealthy one first), else the nearest such node in the sweep.
     pub fn resource_of(&self, owner: NodeId, kind: SkillKind) -> Option<NodeId> {

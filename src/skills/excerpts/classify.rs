@@ -36,8 +36,31 @@ const LITERALS: &[&str] = &[
     "ERR!",
     "##[",
     "\u{25cf} ",
+    // Missing configuration, in libraries that say so without an error word.
+    "missing value",
+    "Missing environment variable",
+    "not present in the environment",
+    "key not found",
+    "type=missing",
 ];
 
+/// Failures some libraries and servers report without an error word, which a reader of
+/// logs must keep all the same: missing configuration (Go envconfig's `required key FOO
+/// missing value`, caarlos0/env, viper, envalid, dotenv-safe, Ruby's `key not found`,
+/// pydantic's `[type=missing`) and Redis's own replies when logged as they came. Lowercase.
+pub const SAID_WITHOUT_ERROR_WORD: &[&str] = &[
+    "missing value",
+    "missing environment variable",
+    "required environment variable",
+    "should not be empty",
+    "config file \"",
+    "not present in the environment",
+    "key not found",
+    "type=missing",
+    "oom command not allowed",
+    "used memory > 'maxmemory'",
+    "max number of clients reached",
+];
 /// Leftmost-first matching keeps aho-corasick on its SIMD (Teddy) prefilter.
 pub(super) static PREFILTER: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasick::builder()
@@ -69,6 +92,11 @@ const WORDS: &[&[u8]] = &[
     b"access denied",
     b"core dumped",
     b"err!",
+    b"missing value",
+    b"missing environment variable",
+    b"missing environment variables",
+    b"not present in the environment",
+    b"key not found",
 ];
 
 /// Log levels that say a line is not an error even when it mentions one.

@@ -240,6 +240,13 @@ impl Aws {
         }
     }
 
+    /// Another team's function at reserved concurrency 0: every invocation throttled, about
+    /// 200 a minute. Loud, and a plausible rival to whatever an incident is about.
+    pub async fn throttled_function(&self, name: &str) {
+        self.function(name, Some(0)).await;
+        self.function_metrics(name, vec![0.0, 0.0], vec![0.0, 0.0], vec![210.0, 190.0]);
+    }
+
     /// What CloudWatch says of a function since the deploy: per-minute sums, newest first.
     pub fn function_metrics(
         &self,

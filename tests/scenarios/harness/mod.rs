@@ -85,6 +85,12 @@ impl Incident {
         unsafe { std::env::set_var(name, value) };
     }
 
+    /// Removes a variable where Fixpoint runs (credentials it should not have).
+    pub fn unset(&self, name: &str) {
+        // SAFETY: as for `var`: the incident lock is held and no sweep has started.
+        unsafe { std::env::remove_var(name) };
+    }
+
     /// The deploy's workflow run failed: GitHub (the fake) holds it, the App is installed on
     /// the repository's owner, and the investigation reads the run through the `gha` skill.
     pub async fn failed_run(&mut self, repo: &str, run: WorkflowRun) {
@@ -218,6 +224,14 @@ impl Incident {
     }
 }
 
+/// A staging service's map: its ECS service and log group (named after it), then `nodes`
+/// (YAML lines such as `downstream:` and its entries).
+pub fn service_map(service: &str, nodes: &str) -> String {
+    format!(
+        "service: {service}\nenvironment: staging\necs: {{cluster: staging, service: {service}}}\nlogs: {{group: /ecs/{service}}}\n{nodes}"
+    )
+}
+
 /// The deploy workflow of a service: its `deploy` job failed at `step`, which printed `log`.
 pub fn deploy_failed(run_id: u64, service: &str, step: &str, log: &str) -> WorkflowRun {
     WorkflowRun::new(run_id, "Deploy to staging")
@@ -240,8 +254,35 @@ pub fn describe(report: &InvestigationReport) -> String {
     )
 }
 
+/// Where `scripts/calibration` collects each incident's outcome: one JSON line per
+/// incident, written before the assertion so that a wrong answer is counted too.
+const OUTCOMES_VAR: &str = "FIXPOINT_SCENARIO_OUTCOMES";
+
+fn record_outcome(report: &InvestigationReport, node: &str, class: Class) {
+    let Ok(path) = std::env::var(OUTCOMES_VAR) else {
+        return;
+    };
+    let d = &report.diagnosis;
+    let line = serde_json::json!({
+        // `#[tokio::test]` runs the incident on the test's own thread, named after it.
+        "test": std::thread::current().name().unwrap_or("?"),
+        "service": report.sweep.service,
+        "expected": {"node": node, "class": class.as_str()},
+        "said": {"node": d.root_cause.node, "class": d.root_cause.class.as_str()},
+        "confidence": d.confidence,
+    });
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{OUTCOMES_VAR}={path}: cannot append: {e}"));
+    std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("{OUTCOMES_VAR}={path}: cannot write: {e}"));
+}
+
 /// Asserts the root cause, saying what the sweep saw when it is wrong.
 pub fn assert_root_cause(report: &InvestigationReport, node: &str, class: Class) {
+    record_outcome(report, node, class);
     let d = &report.diagnosis;
     assert_eq!(
         (d.root_cause.node.as_str(), d.root_cause.class),
