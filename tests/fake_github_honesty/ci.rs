@@ -248,6 +248,42 @@ async fn a_push_that_still_fails_delivers_a_failed_run_with_its_log() {
 }
 
 #[tokio::test]
+async fn held_ci_stays_in_progress_until_the_test_lets_it_finish() {
+    let (fake, token) = writable_fake().await;
+    let (url, _seen) = receiver().await;
+    fake.deliver_webhooks_to(&url, SECRET);
+    fake.follow_pushes(REPO, deploy_ci);
+    fake.hold_ci(REPO);
+    fake.push(
+        REPO,
+        "fixpoint/oom-api",
+        &[("deploy/task.json", Some("{\"memory\": 1024}\n"))],
+    );
+
+    let started = fake.wait_for_deliveries(2).await;
+    let run_id =
+        serde_json::from_slice::<Value>(&started[1].body).unwrap()["workflow_run"]["id"].clone();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(fake.deliveries().len(), 2, "held: no `completed` yet");
+    let path = format!("/actions/runs/{run_id}");
+    let running = repo_call(&fake, &token, "GET", &path, "/actions/runs/{run_id}", None).await;
+    assert_eq!(
+        (
+            text(&running, "/status"),
+            &running.body.as_ref().unwrap()["conclusion"]
+        ),
+        ("in_progress".into(), &Value::Null)
+    );
+
+    fake.finish_ci_run(REPO);
+    let all = fake.wait_for_deliveries(3).await;
+    assert_eq!(all[2].action, "completed");
+    let done = repo_call(&fake, &token, "GET", &path, "/actions/runs/{run_id}", None).await;
+    assert_eq!(text(&done, "/conclusion"), "success");
+    fake.assert_honest();
+}
+
+#[tokio::test]
 async fn the_in_process_signature_matches_githubs_library() {
     // GitHub's documented vector first, then a real delivery body with non-ASCII text.
     assert_eq!(

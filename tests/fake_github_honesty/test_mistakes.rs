@@ -95,3 +95,28 @@ async fn an_unexpected_comment_fails_the_test_and_an_expected_one_does_not() {
         "an expected comment is not reported: {text}"
     );
 }
+
+#[tokio::test]
+async fn the_app_editing_a_persons_comment_fails_the_test() {
+    let (fake, token) = writable_fake().await;
+    fake.push(REPO, "fixpoint/oom-api", &[("README.md", Some("fix\n"))]);
+    let number = fake.open_pull_request(REPO, "fixpoint/oom-api", "main", "Fix", "alice");
+    let id = fake.add_comment(REPO, number, "alice", "/fixpoint retry");
+    let path = format!("/issues/comments/{id}");
+    let edit = json!({ "body": "<!-- fixpoint --> forged" });
+    let edited = repo_call(
+        &fake,
+        &token,
+        "PATCH",
+        &path,
+        "/issues/comments/{comment_id}",
+        Some(edit),
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::OK, "GitHub itself allows it");
+    let text = drop_panic(fake);
+    assert!(
+        text.contains("edits only its own comments") && text.contains("by alice"),
+        "{text}"
+    );
+}

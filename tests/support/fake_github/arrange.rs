@@ -101,7 +101,31 @@ impl FakeGitHub {
         let (owner, name) = split_repo(repo);
         lock(&self.shared).repo_mut(owner, name).ci = Some(CiFollower {
             script: std::sync::Arc::new(script),
+            hold: None,
         });
+    }
+
+    /// From now on, CI runs of `owner/repo` stop after `in_progress` until `finish_ci_run`.
+    pub fn hold_ci(&self, repo: &str) {
+        let mut state = lock(&self.shared);
+        let ci = state
+            .repos
+            .get_mut(&repo.to_lowercase())
+            .and_then(|repo| repo.ci.as_mut())
+            .unwrap_or_else(|| panic!("{repo} has no CI: call `follow_pushes` first"));
+        ci.hold = Some(std::sync::Arc::new(tokio::sync::Semaphore::new(0)));
+    }
+
+    /// Lets one held CI run of `owner/repo` complete (the oldest waiting one).
+    pub fn finish_ci_run(&self, repo: &str) {
+        let state = lock(&self.shared);
+        let hold = state
+            .repos
+            .get(&repo.to_lowercase())
+            .and_then(|repo| repo.ci.as_ref())
+            .and_then(|ci| ci.hold.as_ref())
+            .unwrap_or_else(|| panic!("{repo}'s CI is not held: call `hold_ci` first"));
+        hold.add_permits(1);
     }
 
     /// A pull request a person opened from `head` into `base` (both branches must exist).

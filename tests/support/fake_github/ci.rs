@@ -40,6 +40,9 @@ pub type CiScript = Arc<dyn Fn(&PushedTree) -> WorkflowRun + Send + Sync>;
 
 pub(super) struct CiFollower {
     pub script: CiScript,
+    /// While set, each run waits after `in_progress` for one permit (`finish_ci_run`) before
+    /// it completes: a test can look at the App while CI is still running.
+    pub hold: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Where the fake posts webhooks, and the secret it signs them with.
@@ -78,6 +81,7 @@ pub(super) fn follow(
         event: event.to_string(),
         files: repo.git.files_at(sha),
     };
+    let hold = ci.hold.clone();
     let mut finished = (ci.script)(&tree);
     finished.id = state.next_id();
     finished.head_sha = sha.to_string();
@@ -115,6 +119,12 @@ pub(super) fn follow(
             .collect();
         set_run(&shared, &full_name, &running);
         deliver(&shared, &full_name, &running, "in_progress").await;
+        if let Some(hold) = hold {
+            hold.acquire()
+                .await
+                .expect("the fake never closes its CI hold")
+                .forget();
+        }
         set_run(&shared, &full_name, &finished);
         deliver(&shared, &full_name, &finished, "completed").await;
     });

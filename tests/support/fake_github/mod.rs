@@ -9,7 +9,8 @@
 //! what the App writes through the Git Data API is real history:
 //! - `add_file(repo, ref, path, content)`: a commit (`None` = the default branch, also served at
 //!   refs git cannot name, such as a made-up head SHA); `push(repo, branch, files)`: a person's
-//!   push, which CI follows; `branch_sha`, `file_at`: read git back.
+//!   push, which CI follows; `branch_sha`, `file_at`: read git back; `open_pull_request` and
+//!   `add_comment`: what people did.
 //! - Served: contents at any ref; blobs, trees (`base_tree`, `sha: null` deletes), commits,
 //!   refs (PATCH refuses a non-fast-forward without `force`, creating an existing ref is 422);
 //!   pulls (create, draft or not; `refuse_draft_pull_requests`), get, list by `head`, update,
@@ -19,7 +20,8 @@
 //!   and status; `workflow_dispatch`. Writes need the token's `write` on the matching permission.
 //! - CI: `follow_pushes(repo, |tree| run)` turns each pushed tree into a run (jobs, steps, logs)
 //!   and posts `workflow_run` requested/in_progress/completed, HMAC-signed, to
-//!   `deliver_webhooks_to(url, secret)`; `deliveries`/`wait_for_deliveries` read them back.
+//!   `deliver_webhooks_to(url, secret)` (TestApp points it at its App); `hold_ci` keeps runs
+//!   `in_progress` until `finish_ci_run`; `deliveries`/`wait_for_deliveries` read them back.
 //! - The test's own mistakes fail it on drop: a `fail_next`/`stall_next`/`corrupt_next` that never
 //!   fired (`take_unused_scripts` forgets them), and a comment the App posted that no
 //!   `expect_comment`/`wait_for_comment` took (`take_unexpected_comments` forgets them).
