@@ -127,7 +127,6 @@ impl TestApp {
         github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let (shutdown, rx) = watch::channel(false);
         let (observer, ended) = broadcast::channel(1024);
-        github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let task = tokio::spawn(fixpoint::server::run_app_observed(
             listener,
             config,
