@@ -6,7 +6,7 @@
 //!
 //! Imports point one way, from the top of this list to the bottom:
 //! cli → server → worker → investigation → jobs → diagnose → sweep → skills →
-//! github/topology/store/config → domain/ids/clock/redact.
+//! github/topology/store/config → domain/ids/clock/outbound/redact.
 
 pub mod cli;
 pub mod server;
@@ -27,4 +27,5 @@ pub mod topology;
 pub mod clock;
 pub mod domain;
 pub mod ids;
+pub mod outbound;
 pub mod redact;

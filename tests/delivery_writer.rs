@@ -256,7 +256,8 @@ async fn a_sustained_flood_of_deliveries_keeps_the_wal_bounded() {
     // A checkpoint that runs beside a writer that never pauses never catches up, and
     // SQLite starts the WAL over only once one has: without the writer's restart, this
     // flood leaves a WAL of well over 100 MiB (a longer one fills the disk). The limit
-    // here is 16 MiB.
+    // here is 16 MiB; on an idle machine the WAL ends near 28 MiB (one checkpoint pass of
+    // overshoot), and the bound below leaves room for a busy one.
     let door = open().await;
     let senders: Vec<_> = (0..16u64)
         .map(|sender| {
@@ -284,8 +285,9 @@ async fn a_sustained_flood_of_deliveries_keeps_the_wal_bounded() {
     assert_eq!(door.count("SELECT COUNT(*) FROM jobs").await, 24_000);
     let wal = door._dir.path().join("fixpoint.sqlite-wal");
     let size = std::fs::metadata(&wal).expect("the WAL exists").len();
+    eprintln!("WAL after the flood: {} MiB", size / (1024 * 1024));
     assert!(
-        size < 48 * 1024 * 1024,
+        size < 64 * 1024 * 1024,
         "the WAL grew to {} MiB",
         size / (1024 * 1024)
     );

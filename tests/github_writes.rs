@@ -73,6 +73,19 @@ async fn repo() -> Repo {
     }
 }
 
+impl Repo {
+    /// `fixpoint/payments-api-<run>` from main, with the memory fix committed on it.
+    async fn branch_with_fix(&self, run: u64) -> FixpointBranch {
+        let b = FixpointBranch::for_run("payments-api", run).unwrap();
+        self.client.create_branch(&b, &self.main).await.unwrap();
+        self.client
+            .commit_files(&b, &self.main, "Raise memory", &raise_memory())
+            .await
+            .unwrap();
+        b
+    }
+}
+
 fn branch() -> FixpointBranch {
     FixpointBranch::for_run("payments-api", 9001).unwrap()
 }
@@ -197,12 +210,7 @@ async fn refused_writes_never_reach_github() {
 #[tokio::test]
 async fn a_pull_request_is_found_again_by_its_head_and_drafts_fall_back_where_refused() {
     let r = repo().await;
-    let b = branch();
-    r.client.create_branch(&b, &r.main).await.unwrap();
-    r.client
-        .commit_files(&b, &r.main, "Raise memory", &raise_memory())
-        .await
-        .unwrap();
+    let b = r.branch_with_fix(9001).await;
     assert!(r.client.find_pr_by_head(&b).await.unwrap().is_none());
     let body = format!("Fixpoint raised memory.\n\nA log line said {GITHUB_TOKEN}.");
     let pr = NewPullRequest {
@@ -245,12 +253,7 @@ async fn a_pull_request_is_found_again_by_its_head_and_drafts_fall_back_where_re
     assert!(!closed.body.unwrap_or_default().contains(GITHUB_TOKEN));
 
     // A private repository on GitHub Free refuses drafts: 422, and a ready PR opens.
-    let other = FixpointBranch::for_run("payments-api", 9002).unwrap();
-    r.client.create_branch(&other, &r.main).await.unwrap();
-    r.client
-        .commit_files(&other, &r.main, "Raise memory", &raise_memory())
-        .await
-        .unwrap();
+    let other = r.branch_with_fix(9002).await;
     r.fake.refuse_draft_pull_requests(REPO);
     let pr = NewPullRequest { head: &other, ..pr };
     let refused = r.client.open_draft_pr(&pr).await.unwrap_err();
@@ -261,12 +264,7 @@ async fn a_pull_request_is_found_again_by_its_head_and_drafts_fall_back_where_re
 #[tokio::test]
 async fn comments_are_redacted_and_cut_to_what_github_takes() {
     let r = repo().await;
-    let b = branch();
-    r.client.create_branch(&b, &r.main).await.unwrap();
-    r.client
-        .commit_files(&b, &r.main, "Raise memory", &raise_memory())
-        .await
-        .unwrap();
+    let b = r.branch_with_fix(9001).await;
     let pr = r
         .client
         .open_pr(&NewPullRequest {

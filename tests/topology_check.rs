@@ -448,3 +448,35 @@ fn the_command_checks_a_folder_and_refuses_what_it_cannot_read() {
         "{out}"
     );
 }
+
+/// A map that names the server's own loopback (in a spelling meant to slip past a string
+/// match) or the cloud metadata endpoint loads, but `topology check` warns before a sweep
+/// started by a webhook refuses them.
+#[test]
+fn urls_a_webhook_sweep_would_refuse_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = write_map(
+        dir.path(),
+        "internal.yaml",
+        "service: payments-api\nenvironment: staging\nlogs: {group: /ecs/payments-api}\ndownstream:\n  - {name: sidecar, type: http, skill: http-health, url: \"http://2130706433:8080/health\"}\n  - {name: metadata, type: http, skill: http-health, url: \"http://169.254.169.254/latest/meta-data/\"}\n  - {name: local, type: http, skill: http-health, url: \"http://localhost:9000/\"}\n  - {name: ledger, type: http, skill: http-health, url: \"https://ledger.staging.example.com/health\"}\n",
+    );
+    let (out, code) = check_output(&map);
+    assert_eq!(code, 0, "warnings only\n{out}");
+    for node in ["sidecar", "metadata", "local"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(node) && l.contains("Fixpoint does not connect there")),
+            "{node}\n{out}"
+        );
+    }
+    assert!(
+        out.contains("127.0.0.1"),
+        "the decimal spelling is named as loopback\n{out}"
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.contains("ledger") && l.contains("does not connect")),
+        "a name is judged when the sweep resolves it\n{out}"
+    );
+    assert!(out.contains("FIXPOINT_SWEEP_ALLOW"), "{out}");
+}

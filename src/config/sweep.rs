@@ -1,5 +1,5 @@
 //! What a sweep started by a webhook may reach: the addresses (`FIXPOINT_SWEEP_ALLOW`, see
-//! `skills::outbound`) and the environment variables a map's `url_env` may name
+//! `crate::outbound`) and the environment variables a map's `url_env` may name
 //! (`FIXPOINT_SWEEP_ENV`).
 //!
 //! A map is written by whoever can push to its repository, and the server's environment
@@ -15,9 +15,30 @@
 use std::collections::BTreeSet;
 
 use super::{ConfigError, Vars, err};
-use crate::skills::outbound::OutboundPolicy;
+use crate::outbound::{Cidr, OutboundPolicy};
 
 pub const ENV_VAR: &str = "FIXPOINT_SWEEP_ENV";
+pub const ALLOW_VAR: &str = "FIXPOINT_SWEEP_ALLOW";
+
+/// The outbound policy `FIXPOINT_SWEEP_ALLOW` describes (the default when unset).
+pub fn outbound_from_vars(vars: &dyn Vars) -> Result<OutboundPolicy, ConfigError> {
+    let Some(raw) = vars.get(ALLOW_VAR) else {
+        return Ok(OutboundPolicy::default());
+    };
+    let cidrs = raw
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Cidr::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|problem| {
+            err(
+                ALLOW_VAR,
+                problem,
+                "list address ranges, comma-separated, e.g. 10.0.0.0/8,127.0.0.0/8",
+            )
+        })?;
+    Ok(OutboundPolicy::allow_only(cidrs))
+}
 
 /// The sweep's limits, read once at start-up.
 #[derive(Debug, Clone, Default)]
@@ -29,7 +50,7 @@ pub struct SweepSettings {
 impl SweepSettings {
     pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
         Ok(Self {
-            outbound: OutboundPolicy::from_vars(vars)?,
+            outbound: outbound_from_vars(vars)?,
             env: SweepEnv::from_vars(vars)?,
         })
     }

@@ -56,10 +56,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
         .step("read_repo_config", || async {
             Ok(match client.read_file(repo::PATH, &run.head_sha.0).await {
                 Ok(None) => ConfigOutcome::Missing,
-                Ok(Some(text)) => match RepoConfig::parse(&text) {
-                    Ok(c) => ConfigOutcome::Loaded(c),
-                    Err(e) => ConfigOutcome::Invalid(e.to_string()),
-                },
+                Ok(Some(text)) => parse_config(text).await,
                 Err(e) => return Err(classify(e)),
             })
         })
@@ -254,6 +251,26 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     store
         .set_investigation_status(id, InvestigationStatus::Diagnosed, Some(&summary), None)
         .await
+}
+
+/// How long parsing a repository's config may take; a config is a few lines of keys.
+const CONFIG_PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Parses `.github/fixpoint.yml` off the async runtime, under a time limit: the file is
+/// written by whoever can push, and a YAML parse of hostile input must never stall the
+/// webhook endpoint or `/healthz` that share the runtime.
+async fn parse_config(text: String) -> ConfigOutcome {
+    let parse = tokio::task::spawn_blocking(move || RepoConfig::parse(&text));
+    match tokio::time::timeout(CONFIG_PARSE_LIMIT, parse).await {
+        Ok(Ok(Ok(config))) => ConfigOutcome::Loaded(config),
+        Ok(Ok(Err(e))) => ConfigOutcome::Invalid(e.to_string()),
+        Ok(Err(_)) => ConfigOutcome::Invalid(format!("{} could not be parsed", repo::PATH)),
+        Err(_) => ConfigOutcome::Invalid(format!(
+            "{} took longer than {} s to parse: keep it to a few lines of keys",
+            repo::PATH,
+            CONFIG_PARSE_LIMIT.as_secs()
+        )),
+    }
 }
 
 /// The topology maps as fetched, stored in the job's journal.

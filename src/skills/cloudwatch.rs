@@ -137,11 +137,16 @@ pub async fn check_logs(
                 continue;
             }
             let at_ms = event.timestamp().unwrap_or(since_ms);
-            let text = message
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default()
-                .trim();
+            // Redacted before it is folded into a signature or cut: folding digits or
+            // cutting first could leave a secret the redactor no longer recognises.
+            let redacted = crate::redact::redact(
+                message
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default()
+                    .trim(),
+            );
+            let text = redacted.as_ref();
             let line = || Line {
                 at_ms,
                 stream: event.log_stream_name().unwrap_or_default().to_string(),

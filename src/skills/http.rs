@@ -18,8 +18,8 @@ use futures::future::BoxFuture;
 use reqwest::header::LOCATION;
 use reqwest::{StatusCode, Url};
 
-use super::outbound::{self, OutboundPolicy, ResolveError};
 use super::{Evidence, Observation, Skill, SkillContext, Status};
+use crate::outbound::{self, OutboundPolicy, ResolveError};
 use crate::redact::redact;
 use crate::topology::{CheckTarget, SkillKind};
 

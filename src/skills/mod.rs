@@ -9,7 +9,6 @@ pub mod excerpts;
 pub mod gha;
 pub mod http;
 pub mod lambda;
-pub mod outbound;
 pub mod postgres;
 pub mod redis;
 pub mod sqs;
@@ -136,7 +135,7 @@ pub struct SkillContext {
     /// Which of `vars` a map's `url_env` may name.
     pub env_scope: EnvScope,
     /// Where a check may connect when a map names the place.
-    pub outbound: outbound::OutboundPolicy,
+    pub outbound: crate::outbound::OutboundPolicy,
     /// Resolves through `outbound`: a name is judged by what it resolves to.
     pub http: reqwest::Client,
     aws: Mutex<HashMap<Option<String>, aws_config::SdkConfig>>,
@@ -152,10 +151,10 @@ impl SkillContext {
         run: Option<RunContext>,
         vars: Arc<dyn Vars + Send + Sync>,
     ) -> Self {
-        let outbound = outbound::OutboundPolicy::from_vars(vars.as_ref()).unwrap_or_else(|e| {
+        let outbound = crate::config::sweep::outbound_from_vars(vars.as_ref()).unwrap_or_else(|e| {
             // Fail closed: every address refused, and each finding says why.
             tracing::error!(error = %e, "the outbound policy does not parse; the sweep connects nowhere");
-            outbound::OutboundPolicy::allow_only([])
+            crate::outbound::OutboundPolicy::allow_only([])
         });
         Self::build(since, run, vars, EnvScope::Operator, outbound)
     }
@@ -178,13 +177,13 @@ impl SkillContext {
         run: Option<RunContext>,
         vars: Arc<dyn Vars + Send + Sync>,
         env_scope: EnvScope,
-        outbound: outbound::OutboundPolicy,
+        outbound: crate::outbound::OutboundPolicy,
     ) -> Self {
         let http = reqwest::Client::builder()
             // Health checks report redirects instead of following them silently.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("fixpoint/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(outbound::PolicyResolver(outbound.clone())))
+            .dns_resolver(Arc::new(crate::outbound::PolicyResolver(outbound.clone())))
             .build()
             .expect("a default reqwest client builds");
         Self {

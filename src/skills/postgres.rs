@@ -19,8 +19,8 @@ use regex::Regex;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{ConnectOptions as _, Connection as _};
 
-use super::outbound::{OutboundPolicy, ResolveError};
 use super::{Evidence, Observation, Skill, SkillContext, Status};
+use crate::outbound::{OutboundPolicy, ResolveError};
 use crate::redact::redact;
 use crate::topology::{CheckTarget, SkillKind};
 

@@ -17,8 +17,8 @@ use redis::{AsyncConnectionConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;
 
-use super::outbound::{OutboundPolicy, ResolveError};
 use super::{Evidence, Observation, Skill, SkillContext, Status};
+use crate::outbound::{OutboundPolicy, ResolveError};
 use crate::redact::redact;
 use crate::topology::{CheckTarget, SkillKind};
 

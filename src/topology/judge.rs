@@ -54,5 +54,35 @@ pub(super) fn judge(
             "name the node after the service its map describes, or fix the link".into(),
         ));
     }
+    for node in t.upstream.iter().chain(&t.downstream) {
+        if let Some(refused) = node.url.as_deref().and_then(refused_by_default) {
+            notes.push(Problem::warning(
+                file,
+                Some(&node.name),
+                format!("`url`: {refused}"),
+                "point the node at the service's address in the lower environment; an operator who runs Fixpoint next to its targets can allow the range with FIXPOINT_SWEEP_ALLOW".into(),
+            ));
+        }
+    }
     (error, notes)
+}
+
+/// Why a sweep started by a webhook would refuse `url`, when that can be told without DNS:
+/// an address in any spelling (`2130706433` and `0177.0.0.1` are 127.0.0.1 once parsed)
+/// or `localhost`. A name's addresses are judged when the sweep resolves it.
+fn refused_by_default(url: &str) -> Option<String> {
+    use std::net::{IpAddr, Ipv4Addr};
+    // The URL parser writes an IPv4 host in its dotted form whatever its spelling.
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = if bare.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        bare.parse::<IpAddr>().ok()?
+    };
+    crate::outbound::OutboundPolicy::default()
+        .check(host, ip)
+        .err()
+        .map(|refused| refused.to_string())
 }

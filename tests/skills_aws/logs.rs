@@ -236,6 +236,36 @@ async fn a_group_without_errors_is_healthy() {
     );
 }
 
+/// A service that logs its own credentials on failure: the secret is gone from everything
+/// the check says, including the signature the errors are folded under (folding digits
+/// first once left `wJalrXUtnFEMI/K#/bPx…` for the redactor to miss).
+#[tokio::test]
+async fn a_secret_in_an_error_line_is_redacted_before_it_is_folded_or_cut() {
+    let group = "/ecs/leaky-api";
+    let since = minute(5);
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let line = format!(
+        "ERROR cannot sign request: SecretAccessKey={secret} AccessKeyId=AKIAIOSFODNN7EXAMPLE"
+    );
+    put_logs(
+        group,
+        vec![(
+            "ecs/web/1",
+            (0..3).map(|i| (at(since, i), line.clone())).collect(),
+        )],
+    )
+    .await;
+    let obs = check(SkillKind::Cloudwatch, target(group), since)
+        .await
+        .unwrap();
+    assert_eq!(metric(&obs, "errors_total"), 3.0);
+    let said = format!("{} {:?}", obs.summary, obs.evidence);
+    for fragment in ["wJalr", "K7MDENG", "bPxRfiCY", "EXAMPLEKEY"] {
+        assert!(!said.contains(fragment), "`{fragment}` in {said}");
+    }
+    assert!(obs.summary.contains("SecretAccessKey="), "{}", obs.summary);
+}
+
 #[tokio::test]
 async fn a_missing_log_group_is_unknown_and_says_so() {
     let obs = check(

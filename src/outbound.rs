@@ -11,14 +11,11 @@
 //! refused, and private ranges allowed (lower environments live there).
 //! `FIXPOINT_SWEEP_ALLOW` (comma-separated CIDRs) replaces the default with an allowlist.
 //! Cloud metadata endpoints are refused whatever the allowlist says: they hand out the
-//! credentials of the machine Fixpoint runs on.
+//! credentials of the machine Fixpoint runs on. The setting is read in `config::sweep`;
+//! this module depends on nothing else of Fixpoint, so every layer can use it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-
-use crate::config::{ConfigError, Vars, err};
-
-pub const ALLOW_VAR: &str = "FIXPOINT_SWEEP_ALLOW";
 
 /// Instance and task metadata endpoints (EC2 IMDS, ECS task credentials, EKS pod identity,
 /// Alibaba Cloud): credentials for whoever asks from inside the machine.
@@ -122,26 +119,6 @@ pub struct Refused {
 }
 
 impl OutboundPolicy {
-    /// The policy `FIXPOINT_SWEEP_ALLOW` describes (the default when unset).
-    pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
-        let Some(raw) = vars.get(ALLOW_VAR) else {
-            return Ok(Self::default());
-        };
-        let cidrs = raw
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(Cidr::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|problem| {
-                err(
-                    ALLOW_VAR,
-                    problem,
-                    "list address ranges, comma-separated, e.g. 10.0.0.0/8,127.0.0.0/8",
-                )
-            })?;
-        Ok(Self::allow_only(cidrs))
-    }
-
     pub fn allow_only(cidrs: impl IntoIterator<Item = Cidr>) -> Self {
         Self {
             allow: Some(cidrs.into_iter().collect()),
