@@ -377,3 +377,40 @@ async fn a_push_to_a_fixpoint_branch_runs_ci_whose_webhooks_are_recorded_as_loop
     );
     app.stop().await;
 }
+
+/// A config whose `topology` smuggles a query (`?ref=` another branch) reaches GitHub as a
+/// file name, not as a query: the map is read at the failing commit or not at all.
+#[tokio::test]
+async fn a_topology_path_with_a_query_in_it_stays_a_file_name() {
+    let app = app_with_repo(Some(
+        "deploy_workflows: [deploy.yml]\nbranches: [main]\ntopology: \"topology/payments-api.yaml?ref=attacker-branch&x=\"\n",
+    ))
+    .await;
+    app.deliver(
+        "workflow_run",
+        "r-8",
+        &bytes(&failed_deploy(REPO, 9001, 1, 77)),
+    )
+    .await;
+    app.settle().await;
+    let inv = only_investigation(&app).await;
+    assert_eq!(inv.status, InvestigationStatus::NotStarted, "{inv:?}");
+    let map_reads: Vec<_> = app
+        .github
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/contents/topology/"))
+        .collect();
+    assert_eq!(map_reads.len(), 1, "{map_reads:?}");
+    assert!(
+        map_reads[0]
+            .path
+            .ends_with("payments-api.yaml%3Fref%3Dattacker-branch%26x%3D"),
+        "{map_reads:?}"
+    );
+    assert_eq!(
+        map_reads[0].query.as_deref(),
+        Some(format!("ref={SHA}").as_str())
+    );
+    app.stop().await;
+}
