@@ -15,7 +15,15 @@ use crate::domain::{
 pub enum WebhookEvent {
     Act(Action),
     Ping,
-    Ignored { reason: &'static str },
+    Ignored {
+        reason: &'static str,
+    },
+    /// Refused for what it is (a fork's run, a run a pull request triggered): answered like
+    /// an ignored one, and stored with its reason so the refusal can be looked up.
+    Refused {
+        repo: RepoName,
+        reason: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -252,7 +260,7 @@ fn workflow_run(e: WorkflowRunEvent) -> Result<WebhookEvent, String> {
     // request triggered) carries files its author wrote, and Fixpoint acts on what the
     // config and maps say. This holds for `fixpoint/` branches too: a fork can name one.
     if let Some(reason) = foreign_run(&e.repository.full_name, &run) {
-        return Ok(WebhookEvent::Ignored { reason });
+        return Ok(WebhookEvent::Refused { repo, reason });
     }
     let run_ref = RunRef {
         repo,

@@ -276,6 +276,9 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
             state.metrics.webhook(&hook.event, "ignored");
             return (StatusCode::OK, "pong").into_response();
         }
+        WebhookEvent::Refused { repo, reason } => {
+            return refuse(&state, &hook, repo.to_string(), reason).await;
+        }
         WebhookEvent::Act(action) => effect_of(action),
     };
     let delivery = Delivery {
@@ -300,16 +303,46 @@ async fn handle(state: AppState, hook: VerifiedWebhook) -> Response {
             state.metrics.webhook(&hook.event, "duplicate");
             (StatusCode::OK, format!("already queued as job {job_id}")).into_response()
         }
-        Err(e) => {
-            // Not stored: a 5xx makes GitHub count the delivery as failed so it can be redelivered.
-            state.metrics.webhook(&hook.event, "failed");
-            tracing::error!(error = format!("{e:#}"), "cannot store webhook");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot store the delivery; redeliver it",
-            )
-                .into_response()
+        Err(e) => not_stored(&state, &hook, &e),
+    }
+}
+
+/// Not stored: a 5xx makes GitHub count the delivery as failed so it can be redelivered.
+fn not_stored(state: &AppState, hook: &VerifiedWebhook, e: &anyhow::Error) -> Response {
+    state.metrics.webhook(&hook.event, "failed");
+    tracing::error!(error = format!("{e:#}"), "cannot store webhook");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "cannot store the delivery; redeliver it",
+    )
+        .into_response()
+}
+
+/// Stores a refused delivery with its reason, then answers as for an ignored one (200: it
+/// was received; retrying changes nothing).
+async fn refuse(
+    state: &AppState,
+    hook: &VerifiedWebhook,
+    repo: String,
+    reason: &'static str,
+) -> Response {
+    tracing::info!(reason, repo, "webhook refused");
+    let delivery = Delivery {
+        delivery_id: hook.delivery.clone(),
+        event: hook.event.clone(),
+        action: None,
+        repo: Some(repo),
+    };
+    match state
+        .deliveries
+        .ingest(delivery, Effect::Refused { reason })
+        .await
+    {
+        Ok(_) => {
+            state.metrics.webhook(&hook.event, "ignored");
+            (StatusCode::OK, format!("ignored: {reason}")).into_response()
         }
+        Err(e) => not_stored(state, hook, &e),
     }
 }
 

@@ -47,6 +47,10 @@ const FRAME_BYTES: u64 = 4096 + 24;
 pub enum Effect {
     Job(NewJob),
     Installation(InstallationChange),
+    /// None: the delivery is kept with the reason it was refused.
+    Refused {
+        reason: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +194,22 @@ fn open(file: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)
+}
+
+impl Store {
+    /// How a delivery was recorded (`accepted`, `duplicate`, `refused`) and, when refused,
+    /// why; `None` when the delivery was never stored (an ignored event, say).
+    pub async fn delivery_outcome(
+        &self,
+        delivery_id: &str,
+    ) -> anyhow::Result<Option<(String, Option<String>)>> {
+        Ok(
+            sqlx::query_as("SELECT outcome, reason FROM deliveries WHERE delivery_id = ?")
+                .bind(delivery_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
 }
 
 impl DeliveryWriter {
@@ -343,15 +363,21 @@ fn store_one(
             installations::apply(conn, change, now)?;
             Ingested::Accepted { job_id: None }
         }
+        Effect::Refused { .. } => Ingested::Accepted { job_id: None },
     };
-    let (label, job_id) = match outcome {
-        Ingested::Accepted { job_id } => ("accepted", job_id),
-        Ingested::DuplicateJob { job_id } => ("duplicate", Some(job_id)),
-        Ingested::DuplicateDelivery => ("duplicate", None),
+    let (label, job_id) = match (&pending.effect, outcome) {
+        (Effect::Refused { .. }, _) => ("refused", None),
+        (_, Ingested::Accepted { job_id }) => ("accepted", job_id),
+        (_, Ingested::DuplicateJob { job_id }) => ("duplicate", Some(job_id)),
+        (_, Ingested::DuplicateDelivery) => ("duplicate", None),
+    };
+    let reason = match &pending.effect {
+        Effect::Refused { reason } => Some(*reason),
+        _ => None,
     };
     conn.prepare_cached(
-        "INSERT INTO deliveries (delivery_id, event, action, repo, outcome, job_id, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (delivery_id, event, action, repo, outcome, job_id, received_at, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         delivery.delivery_id,
@@ -360,7 +386,8 @@ fn store_one(
         delivery.repo,
         label,
         job_id,
-        now
+        now,
+        reason
     ])
     .context("cannot record the delivery")?;
     Ok(outcome)

@@ -36,6 +36,24 @@ async fn a_forks_failed_run_named_like_the_deploy_starts_nothing() {
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("pull request"));
     nothing_started(&app).await;
+    // Each refusal is on record with its reason, for whoever asks why nothing happened.
+    for (guid, why) in [
+        ("fork-1", "pull request"),
+        ("fork-2", "fork"),
+        ("pr-1", "pull request"),
+    ] {
+        let (outcome, reason) = app
+            .store
+            .delivery_outcome(guid)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{guid} was not recorded"));
+        assert_eq!(outcome, "refused", "{guid}");
+        assert!(
+            reason.as_deref().unwrap_or_default().contains(why),
+            "{guid}: {reason:?}"
+        );
+    }
     app.stop().await;
 }
 
