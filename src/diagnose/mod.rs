@@ -128,6 +128,18 @@ pub enum ActionKind {
     Escalate,
 }
 
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Code => "code",
+            ActionKind::Infra => "infra",
+            ActionKind::Rollback => "rollback",
+            ActionKind::None => "none",
+            ActionKind::Escalate => "escalate",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProposedAction {
     pub kind: ActionKind,
@@ -254,10 +266,7 @@ pub fn fix_fingerprint(
     node: &str,
     subject: Option<&str>,
 ) -> String {
-    let kind = serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = kind.as_str();
     match subject {
         Some(subject) => format!("{kind}:{}:{node}:{subject}", class.as_str()),
         None => format!("{kind}:{}:{node}", class.as_str()),

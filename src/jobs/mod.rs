@@ -84,14 +84,6 @@ impl Job {
             cause: e.to_string(),
         })
     }
-
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Job::WorkflowRun(_) => "workflow_run",
-            Job::LoopProgress(_) => "loop_progress",
-            Job::PrCommand(_) => "pr_command",
-        }
-    }
 }
 
 /// The key a job waiting on runs of `run`'s branch snoozes under.
@@ -128,7 +120,6 @@ mod tests {
         assert_eq!(row.payload["run_id"], 42);
         assert_eq!(row.wakes, None);
         assert_eq!(Job::from_row(1, &row.kind, &row.payload).unwrap(), job);
-        assert_eq!(job.kind_name(), row.kind);
     }
 
     #[test]

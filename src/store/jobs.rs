@@ -69,6 +69,19 @@ impl QueueCounts {
     }
 }
 
+/// One statement for both paths a job is stored by (the delivery writer's rusqlite
+/// connection, a worker's sqlx pool): ?1 kind, ?2 dedupe key, ?3 payload, ?4 state,
+/// ?5 max attempts, ?6 run at, ?7 now.
+const INSERT_JOB: &str = "INSERT INTO jobs (kind, dedupe_key, payload, state, max_attempts, run_at, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+     ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
+
+const FIND_JOB: &str = "SELECT id FROM jobs WHERE dedupe_key = ?1";
+
+/// ?1 now, ?2 wake key, ?3 the snoozed state.
+const WAKE_JOBS: &str = "UPDATE jobs SET run_at = MIN(run_at, ?1), updated_at = ?1
+     WHERE wake_key = ?2 AND state = ?3";
+
 /// Queues the job inside the delivery writer's transaction (`super::deliveries`), or
 /// finds the one already queued under its dedupe key; returns `(id, created)`.
 pub(crate) fn insert(
@@ -78,11 +91,7 @@ pub(crate) fn insert(
     now: i64,
 ) -> anyhow::Result<(i64, bool)> {
     let inserted: Option<i64> = conn
-        .prepare_cached(
-            "INSERT INTO jobs (kind, dedupe_key, payload, state, max_attempts, run_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)
-             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        )?
+        .prepare_cached(INSERT_JOB)?
         .query_row(
             rusqlite::params![
                 job.kind,
@@ -90,6 +99,7 @@ pub(crate) fn insert(
                 job.payload.to_string(),
                 JobState::Queued.as_str(),
                 max_attempts,
+                now,
                 now
             ],
             |row| row.get(0),
@@ -100,7 +110,7 @@ pub(crate) fn insert(
         return Ok((id, true));
     }
     let id = conn
-        .prepare_cached("SELECT id FROM jobs WHERE dedupe_key = ?")?
+        .prepare_cached(FIND_JOB)?
         .query_row([&job.dedupe_key], |row| row.get(0))
         .context("cannot find the queued job")?;
     Ok((id, false))
@@ -108,12 +118,9 @@ pub(crate) fn insert(
 
 /// Makes the jobs snoozed on `key` due now (inside the delivery writer's transaction).
 pub(crate) fn wake(conn: &rusqlite::Connection, key: &str, now: i64) -> anyhow::Result<usize> {
-    conn.prepare_cached(
-        "UPDATE jobs SET run_at = MIN(run_at, ?1), updated_at = ?1
-         WHERE wake_key = ?2 AND state = ?3",
-    )?
-    .execute(rusqlite::params![now, key, JobState::Snoozed.as_str()])
-    .context("cannot wake the snoozed jobs")
+    conn.prepare_cached(WAKE_JOBS)?
+        .execute(rusqlite::params![now, key, JobState::Snoozed.as_str()])
+        .context("cannot wake the snoozed jobs")
 }
 
 /// Exponential backoff for a failed attempt: 2 s, 4 s, 8 s … capped at 10 minutes.
@@ -136,29 +143,24 @@ impl Store {
         max_attempts: u32,
     ) -> anyhow::Result<(i64, bool)> {
         let now = self.now_ms();
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (kind, dedupe_key, payload, state, max_attempts, run_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        )
-        .bind(&job.kind)
-        .bind(&job.dedupe_key)
-        .bind(job.payload.to_string())
-        .bind(JobState::Queued)
-        .bind(i64::from(max_attempts))
-        .bind(run_at_ms)
-        .bind(now)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .context("cannot enqueue the job")?;
+        let inserted: Option<i64> = sqlx::query_scalar(INSERT_JOB)
+            .bind(&job.kind)
+            .bind(&job.dedupe_key)
+            .bind(job.payload.to_string())
+            .bind(JobState::Queued)
+            .bind(i64::from(max_attempts))
+            .bind(run_at_ms)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot enqueue the job")?;
         if let Some(key) = &job.wakes {
             self.wake(key).await?;
         }
         match inserted {
             Some(id) => Ok((id, true)),
             None => Ok((
-                sqlx::query_scalar("SELECT id FROM jobs WHERE dedupe_key = ?")
+                sqlx::query_scalar(FIND_JOB)
                     .bind(&job.dedupe_key)
                     .fetch_one(&self.pool)
                     .await?,
@@ -300,15 +302,12 @@ impl Store {
     /// Makes every job snoozed on `key` due now; returns how many.
     pub async fn wake(&self, key: &str) -> anyhow::Result<u64> {
         let now = self.now_ms();
-        let done = sqlx::query(
-            "UPDATE jobs SET run_at = MIN(run_at, ?), updated_at = ? WHERE wake_key = ? AND state = ?",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(key)
-        .bind(JobState::Snoozed)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(WAKE_JOBS)
+            .bind(now)
+            .bind(key)
+            .bind(JobState::Snoozed)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
