@@ -5,7 +5,7 @@
 //! `investigation` that talks to GitHub through `github`.
 //!
 //! Imports point one way, from the top of this list to the bottom:
-//! cli → server → worker → investigation → jobs → diagnose → sweep → skills →
+//! cli → server → worker → investigation → harness → jobs → diagnose → sweep → skills →
 //! github/topology/store/config → domain/ids/clock/outbound/redact.
 
 pub mod cli;
@@ -13,6 +13,8 @@ pub mod server;
 pub mod worker;
 
 pub mod investigation;
+
+pub mod harness;
 pub mod jobs;
 
 pub mod diagnose;

@@ -4,6 +4,7 @@
 //! and what it should hold. With no `APP_ID` at all the server runs in setup mode and
 //! serves the registration page instead (see `server::setup`).
 
+pub mod fixing;
 pub mod model;
 pub mod repo;
 pub mod sweep;

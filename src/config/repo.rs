@@ -7,10 +7,24 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fixing::{self, Allowance, DeployConfig, TestConfig, VerifyConfig};
+
 pub const PATH: &str = ".github/fixpoint.yml";
 
 /// The keys `RepoConfig` accepts, for did-you-mean suggestions.
-const KEYS: &[&str] = &["deploy_workflows", "branches", "topology", "max_iterations"];
+const KEYS: &[&str] = &[
+    "deploy_workflows",
+    "branches",
+    "topology",
+    "max_iterations",
+    "min_confidence",
+    "task_definition",
+    "max_memory_mib",
+    "allow",
+    "deploy",
+    "verify",
+    "test",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,10 +40,37 @@ pub struct RepoConfig {
     /// Iterations without progress before Fixpoint escalates to people.
     #[serde(default = "default_iterations")]
     pub max_iterations: u32,
+    /// Under this confidence the loop changes nothing and stops with the diagnosis.
+    #[serde(default = "default_min_confidence")]
+    pub min_confidence: f64,
+    /// The ECS task definition file the loop edits; unset, the usual places are looked at
+    /// (`task-definition.json`, `.aws/task-definition.json`, …).
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    /// The most memory (MiB) a fix may give a task.
+    #[serde(default = "default_max_memory")]
+    pub max_memory_mib: u32,
+    /// Changes beyond the repository's files that the loop may make (`ecs_api`).
+    #[serde(default)]
+    pub allow: Vec<Allowance>,
+    #[serde(default)]
+    pub deploy: DeployConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+    #[serde(default)]
+    pub test: TestConfig,
 }
 
 fn default_iterations() -> u32 {
     5
+}
+
+fn default_min_confidence() -> f64 {
+    0.6
+}
+
+fn default_max_memory() -> u32 {
+    8192
 }
 
 /// `fixpoint.yml` is a few lines; anything near this is not a config.
@@ -90,7 +131,28 @@ impl RepoConfig {
                 config.max_iterations
             )));
         }
+        fixing::validate(
+            config.min_confidence,
+            config.max_memory_mib,
+            &config.deploy,
+            &config.verify,
+            &config.test,
+        )
+        .map_err(RepoConfigError::Invalid)?;
         Ok(config)
+    }
+
+    /// The workflows that must succeed on the fix commit before the rollout is watched.
+    pub fn fix_workflows(&self) -> &[String] {
+        if self.deploy.workflows.is_empty() {
+            &self.deploy_workflows
+        } else {
+            &self.deploy.workflows
+        }
+    }
+
+    pub fn allows(&self, what: Allowance) -> bool {
+        self.allow.contains(&what)
     }
 
     /// Whether a run of `workflow` (its name and file path) is a deploy this config covers.

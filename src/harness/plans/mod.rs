@@ -1,0 +1,112 @@
+//! Fix plans: what the loop changes for a diagnosis. One file per kind of fix; this file
+//! holds the contract (`FixPlan`, `Workspace`) and `choose`, which picks the first plan of
+//! the catalogue that applies to the diagnosis and whose fingerprint has not failed before.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::repo::RepoConfig;
+use crate::diagnose::{ActionKind, Diagnosis};
+use crate::domain::CommitSha;
+
+/// One file as the fix leaves it. `content: None` deletes the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEdit {
+    pub path: String,
+    pub content: Option<String>,
+}
+
+/// A change to the lower environment made through the ECS API (only with `allow: [ecs_api]`,
+/// when the repository has no task definition file): the task definition to register,
+/// derived from the service's current one, and the service to point at it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EcsChange {
+    pub cluster: String,
+    pub service: String,
+    /// `RegisterTaskDefinition` input, as the API documents it (JSON).
+    pub task_definition: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Change {
+    /// Files committed on the branch (Git Data API).
+    Files { edits: Vec<FileEdit> },
+    /// The lower environment changed through the ECS API; the PR says to carry it into code.
+    Ecs(EcsChange),
+}
+
+/// Which fix of the catalogue this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanKind {
+    RaiseMemory,
+    RestoreVariable,
+    RevertImage,
+    RaiseStartPeriod,
+    RevertSinceLastGood,
+    ModelEdit,
+    EcsApi,
+}
+
+/// A fix, ready to carry out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixPlan {
+    pub kind: PlanKind,
+    /// The history's `kind` for this fix.
+    pub action: ActionKind,
+    /// Stable across iterations: kind + target + parameters, e.g.
+    /// `infra:oom_killed:payments-api/memory=2048`. A plan whose fingerprint failed before is
+    /// never chosen again.
+    pub fingerprint: String,
+    /// One line for people: what changes and why.
+    pub summary: String,
+    pub change: Change,
+    /// What people should know (a fallback taken, a change to carry into code).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// What `choose` decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "decision")]
+pub enum PlanDecision {
+    Plan(FixPlan),
+    /// No fix within this repository's reach (a dependency, a database …), or every plan
+    /// that applies was tried: the loop stops with this reason.
+    NoFix {
+        why: String,
+    },
+}
+
+/// What a plan may read: the repository at a commit, what changed since the last good
+/// deploy, and the lower environment's last good task definition. The harness implements
+/// it over GitHub and ECS; tests implement it over maps.
+#[allow(async_fn_in_trait)]
+pub trait Workspace {
+    /// A file's text at `at`; `None` when it does not exist there.
+    async fn read(&self, path: &str, at: &CommitSha) -> anyhow::Result<Option<String>>;
+    /// Files changed from `base` to `head`, as the compare API lists them.
+    async fn changed_since(
+        &self,
+        base: &CommitSha,
+        head: &CommitSha,
+    ) -> anyhow::Result<Vec<crate::github::contents::ChangedFile>>;
+    /// The head SHA of the deploy workflow's last successful run on the failing branch.
+    async fn last_good_commit(&self) -> anyhow::Result<Option<CommitSha>>;
+    /// The task definition the service ran before the failing deploy (DescribeTaskDefinition),
+    /// as the API returns `taskDefinition`.
+    async fn last_good_task_definition(&self) -> anyhow::Result<Option<serde_json::Value>>;
+}
+
+/// The question `choose` answers.
+pub struct PlanRequest<'a> {
+    pub service: &'a str,
+    pub diagnosis: &'a Diagnosis,
+    pub config: &'a RepoConfig,
+    /// The commit the fix builds on: the failing SHA, then the branch's head.
+    pub head: &'a CommitSha,
+    /// Fingerprints of fixes that were carried out and did not hold.
+    pub failed: &'a [String],
+    /// The ECS coordinates of the service in the lower environment, when the map has them.
+    pub ecs: Option<(&'a str, &'a str)>,
+}
