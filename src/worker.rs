@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::config::Settings;
 use crate::github::GitHubApp;
+use crate::harness;
 use crate::investigation;
 use crate::jobs::{Job, JobContext, Outcome};
 use crate::store::{ClaimedJob, Store};
@@ -186,5 +187,6 @@ async fn dispatch(ctx: &JobContext, job: Job) -> anyhow::Result<Outcome> {
             ctx.store.record_pr_command(&cmd).await?;
             Ok(Outcome::Done)
         }
+        Job::FixLoop { loop_id } => harness::run(ctx, loop_id).await,
     }
 }

@@ -174,7 +174,10 @@ async fn a_job_whose_worker_was_killed_completes_exactly_once_after_restart() {
     assert_eq!(status, "diagnosed");
     for (sql, n) in [
         ("SELECT COUNT(*) FROM investigations", 1),
-        ("SELECT COUNT(*) FROM jobs", 1),
+        ("SELECT COUNT(*) FROM jobs WHERE kind = 'workflow_run'", 1),
+        // The diagnosis hands over to one fix loop, however often the job ran.
+        ("SELECT COUNT(*) FROM jobs WHERE kind = 'fix_loop'", 1),
+        ("SELECT COUNT(*) FROM loops", 1),
         ("SELECT COUNT(*) FROM run_jobs", 1),
         (
             "SELECT COUNT(*) FROM job_steps WHERE step = 'open_investigation'",

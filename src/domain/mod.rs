@@ -14,7 +14,9 @@ pub use command::PrCommand;
 pub use conclusion::{Conclusion, RunStatus};
 pub use installation::InstallationChange;
 pub use run::RunRef;
-pub use status::{CommandStatus, InstallationState, InvestigationStatus, JobState};
+pub use status::{
+    CommandStatus, InstallationState, InvestigationStatus, JobState, LoopStatus, Phase,
+};
 
 /// Fixpoint's own branches; runs there are progress of a loop, not new incidents.
 pub const BRANCH_PREFIX: &str = "fixpoint/";

@@ -92,6 +92,60 @@ text_states!(
     }
 );
 
+text_states!(
+    /// Where a fix loop is. `Active` and `Paused` hold the service: one loop per service runs
+    /// at a time; every other status is an end.
+    LoopStatus {
+        Active = "active",
+        /// A person paused it; it resumes where it stopped.
+        Paused = "paused",
+        /// Verified healthy in the lower environment; the PR is open.
+        Fixed = "fixed",
+        /// `max_iterations` reached without a verified fix.
+        StoppedAtLimit = "stopped_at_limit",
+        /// The diagnosis could not see the environment, named no class, or was under
+        /// `min_confidence`: nothing was changed.
+        StoppedUnsure = "stopped_unsure",
+        /// No fix is within this repository's reach (a dependency, a database), or every
+        /// fix that applies was tried.
+        StoppedNoFix = "stopped_no_fix",
+        /// A person stopped it.
+        Stopped = "stopped",
+        /// GitHub or AWS refused for good (a permission, a safety rule); the reason says which.
+        Failed = "failed",
+    }
+);
+
+impl LoopStatus {
+    /// The loop still owns its service (and may act again).
+    pub fn is_open(self) -> bool {
+        matches!(self, LoopStatus::Active | LoopStatus::Paused)
+    }
+}
+
+text_states!(
+    /// The step of an iteration a loop is at. Each is stored before its effect runs.
+    Phase {
+        /// Sweep (after iteration 1), diagnose with the history, choose a fix.
+        Plan = "plan",
+        /// Commit the fix on the branch (or change the lower environment through ECS) and
+        /// start the deploy.
+        Act = "act",
+        /// Wait for the deploy workflows at the fix commit.
+        AwaitCi = "await_ci",
+        /// Wait for the ECS rollout of the fix to complete.
+        AwaitRollout = "await_rollout",
+        /// Soak: logs, a fresh sweep, blocking queries.
+        Verify = "verify",
+        /// HTTP load probe and test workflows.
+        Test = "test",
+        /// Healthy: open the PR.
+        Report = "report",
+        /// Nothing more to do (see the loop's status).
+        Done = "done",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +161,12 @@ mod tests {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         for s in CommandStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for s in LoopStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for s in Phase::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         assert_eq!(InvestigationStatus::parse("exploded"), None);

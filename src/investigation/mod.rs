@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::config::ProcessEnv;
 use crate::diagnose::{self, DebugContext, Engine};
+use crate::harness;
 use crate::skills::{RunContext, SkillContext, Status};
 use crate::store::investigations::Document;
 use crate::sweep::{self, SweepOptions};
@@ -30,7 +31,7 @@ use crate::store::investigations::RunJob;
 /// What the repository's config said, as stored in the job's journal.
 #[derive(Debug, Serialize, Deserialize)]
 enum ConfigOutcome {
-    Loaded(RepoConfig),
+    Loaded(Box<RepoConfig>),
     Missing,
     Invalid(String),
 }
@@ -66,7 +67,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
         Err(e) => return give_up_if_permanent(ctx, id, e).await,
     };
     let config = match config {
-        ConfigOutcome::Loaded(c) => c,
+        ConfigOutcome::Loaded(c) => *c,
         ConfigOutcome::Missing => {
             let why = format!(
                 "no {} at {}: add one (see docs/fixpoint.example.yml) for Fixpoint to debug this repository's deploys",
@@ -250,7 +251,35 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     tracing::info!(investigation = id, %summary, "diagnosed");
     store
         .set_investigation_status(id, InvestigationStatus::Diagnosed, Some(&summary), None)
-        .await
+        .await?;
+
+    let first_unhealthy: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.status != Status::Healthy)
+        .map(|f| f.node.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let opened = ctx
+        .step("start_loop", || {
+            harness::start(
+                ctx,
+                harness::Start {
+                    investigation_id: id,
+                    run: &run,
+                    service: &report.service,
+                    config: &config,
+                    maps: &maps,
+                    topology: &config.topology,
+                    first_unhealthy,
+                    diagnosis: &diagnosis,
+                },
+            )
+        })
+        .await?;
+    tracing::info!(investigation = id, loop_ = ?opened, "fix loop");
+    Ok(())
 }
 
 /// How long parsing a repository's config may take; a config is a few lines of keys.
@@ -262,7 +291,7 @@ const CONFIG_PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5
 async fn parse_config(text: String) -> ConfigOutcome {
     let parse = tokio::task::spawn_blocking(move || RepoConfig::parse(&text));
     match tokio::time::timeout(CONFIG_PARSE_LIMIT, parse).await {
-        Ok(Ok(Ok(config))) => ConfigOutcome::Loaded(config),
+        Ok(Ok(Ok(config))) => ConfigOutcome::Loaded(Box::new(config)),
         Ok(Ok(Err(e))) => ConfigOutcome::Invalid(e.to_string()),
         Ok(Err(_)) => ConfigOutcome::Invalid(format!("{} could not be parsed", repo::PATH)),
         Err(_) => ConfigOutcome::Invalid(format!(

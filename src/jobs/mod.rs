@@ -24,6 +24,8 @@ pub enum Job {
     LoopProgress(RunRef),
     /// A `/fixpoint …` comment on a pull request.
     PrCommand(PrCommand),
+    /// A fix loop's next steps (see `harness`): one job per loop, snoozed while it waits.
+    FixLoop { loop_id: i64 },
 }
 
 /// A stored job whose kind or payload this build cannot read.
@@ -42,6 +44,7 @@ impl Job {
             Job::WorkflowRun(run) => format!("workflow_run:{}", run.attempt_key()),
             Job::LoopProgress(run) => format!("loop_run:{}", run.attempt_key()),
             Job::PrCommand(cmd) => format!("pr_command:{}:{}", cmd.repo, cmd.comment_id),
+            Job::FixLoop { loop_id } => format!("loop:{loop_id}"),
         }
     }
 
@@ -50,7 +53,7 @@ impl Job {
     pub fn wakes(&self) -> Option<String> {
         match self {
             Job::LoopProgress(run) => Some(wake_key_for_branch(run)),
-            Job::WorkflowRun(_) | Job::PrCommand(_) => None,
+            Job::WorkflowRun(_) | Job::PrCommand(_) | Job::FixLoop { .. } => None,
         }
     }
 

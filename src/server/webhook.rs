@@ -347,17 +347,22 @@ async fn refuse(
 }
 
 fn effect_of(action: Action) -> (Effect, Option<String>, &'static str) {
-    let (job, action) = match action {
-        Action::FailedRun(run) => (Job::WorkflowRun(run), "completed"),
-        Action::LoopRun(run) => (Job::LoopProgress(run), "completed"),
-        Action::PrCommand(cmd) => (Job::PrCommand(cmd), "created"),
+    let (job, repo, action) = match action {
+        Action::FailedRun(run) => {
+            let repo = run.repo.to_string();
+            (Job::WorkflowRun(run), repo, "completed")
+        }
+        Action::LoopRun(run) => {
+            let repo = run.repo.to_string();
+            (Job::LoopProgress(run), repo, "completed")
+        }
+        Action::PrCommand(cmd) => {
+            let repo = cmd.repo.to_string();
+            (Job::PrCommand(cmd), repo, "created")
+        }
         Action::Installation { change, action } => {
             return (Effect::Installation(change), None, action);
         }
-    };
-    let repo = match &job {
-        Job::WorkflowRun(run) | Job::LoopProgress(run) => run.repo.to_string(),
-        Job::PrCommand(cmd) => cmd.repo.to_string(),
     };
     (Effect::Job(job.row()), Some(repo), action)
 }

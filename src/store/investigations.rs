@@ -25,6 +25,8 @@ pub struct Investigation {
 pub enum Document {
     Sweep,
     Diagnosis,
+    /// The seed's debug context: every iteration of the loop.
+    DebugContext,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +103,9 @@ impl Store {
             Document::Diagnosis => {
                 "UPDATE investigations SET diagnosis = ?, updated_at = ? WHERE id = ?"
             }
+            Document::DebugContext => {
+                "UPDATE investigations SET debug_context = ?, updated_at = ? WHERE id = ?"
+            }
         };
         sqlx::query(sql)
             .bind(serde_json::to_string(value)?)
@@ -119,6 +124,7 @@ impl Store {
         let sql = match column {
             Document::Sweep => "SELECT sweep FROM investigations WHERE id = ?",
             Document::Diagnosis => "SELECT diagnosis FROM investigations WHERE id = ?",
+            Document::DebugContext => "SELECT debug_context FROM investigations WHERE id = ?",
         };
         let text: Option<String> = sqlx::query_scalar(sql)
             .bind(id)

@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod installations;
 pub mod investigations;
 pub mod jobs;
+pub mod loops;
 
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -94,9 +94,17 @@ fn a_fix_the_history_shows_failed_is_not_proposed_again() {
         );
     }
 
-    // A raise to a different size is the same fix with other parameters: still tried.
+    // A raise to one size that did not hold leaves a larger raise open (memory is a sized
+    // fix): the loop's plan names the size and never repeats it.
     history.history[0].fingerprint = Some("infra:oom_killed:payments-api/memory=3072".into());
     history.history[1].outcome = IterationOutcome::Failed;
+    assert_eq!(
+        run_with(&oom(), &history).proposed_action.kind,
+        ActionKind::Infra
+    );
+    // A fix without a size (the leak fix) counts as tried whatever parameters it had.
+    history.history[0].fingerprint = Some("infra:oom_killed:payments-api".into());
+    history.history[1].fingerprint = Some("code:oom_killed:payments-api/edit=1a2b".into());
     assert_eq!(
         run_with(&oom(), &history).proposed_action.kind,
         ActionKind::Escalate

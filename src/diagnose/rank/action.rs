@@ -16,20 +16,38 @@ use crate::topology::SkillKind;
 struct Step {
     kind: ActionKind,
     summary: String,
+    /// A fix with a size (memory, a grace period): a larger one is worth a try after a
+    /// smaller one failed, so only the same size counts as tried. The loop's plan names
+    /// the size in its fingerprint (`…/memory=2048`) and never repeats one.
+    sized: bool,
 }
 
 fn step(kind: ActionKind, summary: String) -> Step {
-    Step { kind, summary }
+    Step {
+        kind,
+        summary,
+        sized: false,
+    }
+}
+
+fn sized(kind: ActionKind, summary: String) -> Step {
+    Step {
+        sized: true,
+        ..step(kind, summary)
+    }
 }
 
 impl Step {
-    /// This fix is the one `entry` tried (`same_fix`).
+    /// This fix is the one `entry` tried (`same_fix`; for a sized fix, the same size).
     fn was_tried(&self, entry: &HistoryEntry, fingerprint: &str) -> bool {
         entry.kind == Some(self.kind)
-            && entry
-                .fingerprint
-                .as_deref()
-                .is_some_and(|tried| same_fix(tried, fingerprint))
+            && entry.fingerprint.as_deref().is_some_and(|tried| {
+                if self.sized {
+                    tried == fingerprint
+                } else {
+                    same_fix(tried, fingerprint)
+                }
+            })
     }
 }
 
@@ -103,7 +121,7 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                 None => String::new(),
             };
             vec![
-                step(
+                sized(
                     Infra,
                     format!("raise {node}'s task memory{memory} or fix the leak"),
                 ),
@@ -176,7 +194,7 @@ fn steps(view: &SweepView<'_>, root: &Candidate) -> Vec<Step> {
                 Code,
                 format!("make {node}'s health endpoint answer 200 once it is ready{answer}"),
             );
-            let infra = step(
+            let infra = sized(
                 Infra,
                 format!(
                     "lengthen {node}'s health check grace period, or point the target group at the right path and port"

@@ -109,4 +109,16 @@ pub struct PlanRequest<'a> {
     pub failed: &'a [String],
     /// The ECS coordinates of the service in the lower environment, when the map has them.
     pub ecs: Option<(&'a str, &'a str)>,
+    /// The model that may propose an edit, when one is configured.
+    pub model: Option<&'a crate::config::model::ModelConfig>,
+}
+
+/// TEMPORARY until the catalogue lands (branch `plans`): no plan.
+pub async fn choose<W: Workspace>(_w: &W, req: &PlanRequest<'_>) -> anyhow::Result<PlanDecision> {
+    Ok(PlanDecision::NoFix {
+        why: format!(
+            "no fix plan for {}",
+            req.diagnosis.root_cause.class.as_str()
+        ),
+    })
 }
