@@ -184,7 +184,9 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
     for _ in 0..MAX_TRANSITIONS {
         let phase = row.phase;
         let next = match phase {
-            Phase::Plan => plan::plan(&env, &mut row.state).await?,
+            // Boxed: the planner's future (sweep, model, catalogue) is deep enough that
+            // inlining it into the worker's future overflows the compiler's layout limit.
+            Phase::Plan => Box::pin(plan::plan(&env, &mut row.state)).await?,
             Phase::Act => act::act(&env, &mut row.state).await?,
             Phase::AwaitCi => ci::await_deploy(&env, &mut row.state).await?,
             Phase::AwaitRollout => rollout::await_rollout(&env, &mut row.state).await?,

@@ -111,6 +111,28 @@ pub async fn diagnose_with_model(
     }
 }
 
+/// One exchange for a caller outside diagnosis (the fix planner's model edit): `turns`
+/// alternate user and assistant, starting and ending with the user's. Every message is
+/// redacted on the way out, as in diagnosis; the error reads as the start of a note.
+pub async fn ask_text(
+    config: &ModelConfig,
+    system: &str,
+    turns: &[String],
+) -> Result<String, String> {
+    let client = exchange::client(config).map_err(|e| e.to_string())?;
+    let turns: Vec<Turn> = turns
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match i % 2 {
+            0 => Turn::user(t.clone()),
+            _ => Turn::assistant(t.clone()),
+        })
+        .collect();
+    exchange::ask(&client, config, system, &turns)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// What the model is told when its answer cannot be used.
 fn retry_message(invalid: &Invalid) -> String {
     redact(&format!(

@@ -1,12 +1,37 @@
 //! Fix plans: what the loop changes for a diagnosis. One file per kind of fix; this file
 //! holds the contract (`FixPlan`, `Workspace`) and `choose`, which picks the first plan of
 //! the catalogue that applies to the diagnosis and whose fingerprint has not failed before.
+//!
+//! - `task_definition`: the task definition file (or the ECS one), edited in its own layout.
+//! - `memory` (oom_killed), `variable` (missing_config), `image` (image_pull_failed),
+//!   `health` (health_check_failed): the infra fixes.
+//! - `revert`: files changed since the last good deploy set back (code failures, fallbacks).
+//! - `model_edit`: a configured model's edit, validated before use.
+//! - `ecs_api`: infra fixes through the ECS API when the repository has no file.
+//! - `evidence`: what the plans read from the diagnosis.
+
+mod catalogue;
+mod ecs_api;
+pub mod evidence;
+mod health;
+mod image;
+pub mod json;
+mod memory;
+mod model_context;
+mod model_edit;
+mod revert;
+pub mod task_definition;
+mod variable;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::model::ModelConfig;
 use crate::config::repo::RepoConfig;
 use crate::diagnose::{ActionKind, Diagnosis};
 use crate::domain::CommitSha;
+
+pub use catalogue::choose;
+pub use memory::{FARGATE_PAIRS, fargate_target};
 
 /// One file as the fix leaves it. `content: None` deletes the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +121,12 @@ pub trait Workspace {
     /// The task definition the service ran before the failing deploy (DescribeTaskDefinition),
     /// as the API returns `taskDefinition`.
     async fn last_good_task_definition(&self) -> anyhow::Result<Option<serde_json::Value>>;
+    /// The task definition the service runs now (the failing one, or the last fix's), as the
+    /// API returns `taskDefinition`. Only the ECS API plans read it, to build on what is
+    /// deployed; `None` makes them start from the last good one.
+    async fn current_task_definition(&self) -> anyhow::Result<Option<serde_json::Value>> {
+        Ok(None)
+    }
 }
 
 /// The question `choose` answers.
@@ -107,18 +138,51 @@ pub struct PlanRequest<'a> {
     pub head: &'a CommitSha,
     /// Fingerprints of fixes that were carried out and did not hold.
     pub failed: &'a [String],
-    /// The ECS coordinates of the service in the lower environment, when the map has them.
+    /// The ECS coordinates of the service in the lower environment, when the map has them:
+    /// `(cluster, service)`.
     pub ecs: Option<(&'a str, &'a str)>,
-    /// The model that may propose an edit, when one is configured.
-    pub model: Option<&'a crate::config::model::ModelConfig>,
+    /// The model that may propose an edit; `None`: the rules' plans only.
+    pub model: Option<&'a ModelConfig>,
 }
 
-/// TEMPORARY until the catalogue lands (branch `plans`): no plan.
-pub async fn choose<W: Workspace>(_w: &W, req: &PlanRequest<'_>) -> anyhow::Result<PlanDecision> {
-    Ok(PlanDecision::NoFix {
-        why: format!(
-            "no fix plan for {}",
-            req.diagnosis.root_cause.class.as_str()
-        ),
-    })
+/// The first seven hex digits, as people read a commit.
+pub fn short_sha(sha: &CommitSha) -> &str {
+    sha.0.get(..7).unwrap_or(&sha.0)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::diagnose::{
+        ActionKind, ChainLink, Diagnosis, Engine, ProposedAction, RootCause, RootCauseClass,
+    };
+    use crate::skills::Evidence;
+
+    /// A diagnosis of `class` at `payments-api` with these evidence lines.
+    pub(crate) fn diagnosis(class: RootCauseClass, evidence: &[&str]) -> Diagnosis {
+        Diagnosis {
+            root_cause: RootCause {
+                node: "payments-api".into(),
+                class,
+                summary: format!("payments-api: {}", class.as_str()),
+            },
+            chain: vec![ChainLink {
+                node: "payments-api".into(),
+                class,
+            }],
+            confidence: 0.9,
+            evidence: evidence
+                .iter()
+                .map(|t| Evidence::new("logs:/ecs/payments-api", *t))
+                .collect(),
+            proposed_action: ProposedAction {
+                kind: ActionKind::Code,
+                summary: String::new(),
+                fingerprint: None,
+            },
+            engine: Engine::Rules,
+            noise: Vec::new(),
+            missing: Vec::new(),
+            note: None,
+        }
+    }
 }
