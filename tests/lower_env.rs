@@ -10,6 +10,8 @@ mod support;
 mod ci_deploys;
 #[path = "lower_env/heals.rs"]
 mod heals;
+#[path = "lower_env/starts.rs"]
+mod starts;
 #[path = "lower_env/sweep_reads.rs"]
 mod sweep_reads;
 

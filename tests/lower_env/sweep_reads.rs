@@ -11,6 +11,7 @@ use fixpoint::skills::{SkillContext, Status};
 use fixpoint::sweep::{self, SweepOptions, SweepReport};
 use fixpoint::topology::TopologyGraph;
 
+use crate::starts::{container_with, with_health_check};
 use crate::support::lower_env::LowerEnv;
 use crate::*;
 
@@ -86,6 +87,23 @@ async fn the_sweep_reads_the_start_up_crash_as_a_crash_loop() {
         said.contains(BUG_FILE),
         "the stack trace names the file: {said}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_reads_an_image_the_registry_lacks_as_image_pull_failed() {
+    let missing = "123456789012.dkr.ecr.us-east-1.amazonaws.com/payments-api:sha-deadbee";
+    let td = container_with(|c| c["image"] = serde_json::json!(missing));
+    let env = world(needs(), &tree(&td, &rates(false))).await;
+    let (_, d) = investigate(&env, half_an_hour_ago()).await;
+    assert_eq!(root(&d), (SERVICE, Class::ImagePullFailed), "{d:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_reads_a_slow_start_as_failed_health_checks() {
+    let td = with_health_check(30);
+    let env = world(needs().startup(90), &tree(&td, &rates(false))).await;
+    let (_, d) = investigate(&env, half_an_hour_ago()).await;
+    assert_eq!(root(&d), (SERVICE, Class::HealthCheckFailed), "{d:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

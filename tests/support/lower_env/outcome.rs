@@ -23,6 +23,9 @@ pub struct ServiceNeeds {
     pub memory_mib: u32,
     /// Every one of these must be set (environment or secrets), or start-up exits 1.
     pub variables: Vec<String>,
+    /// The secrets (`valueFrom` ARNs) that exist in Secrets Manager, when the test says:
+    /// a task whose task definition references another one fails to start.
+    pub secrets_in_store: Option<Vec<String>>,
     pub bug: Option<Bug>,
     /// The only image the registry has: any other fails to pull.
     pub image: String,
@@ -44,6 +47,7 @@ impl ServiceNeeds {
             task_definition_path: "task-definition.json".into(),
             memory_mib: 256,
             variables: Vec::new(),
+            secrets_in_store: None,
             bug: None,
             image: format!(
                 "{}.dkr.ecr.{}.amazonaws.com/{service}:sha-4b1d2c3",
@@ -62,6 +66,12 @@ impl ServiceNeeds {
 
     pub fn variables(mut self, names: &[&str]) -> Self {
         self.variables = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// Only these secret ARNs exist; any other `valueFrom` cannot be fetched.
+    pub fn secrets_in_store(mut self, arns: &[&str]) -> Self {
+        self.secrets_in_store = Some(arns.iter().map(|a| a.to_string()).collect());
         self
     }
 
@@ -105,6 +115,10 @@ pub enum Failure {
     ImagePull {
         image: String,
     },
+    /// A `secrets` entry's `valueFrom` names a secret that does not exist.
+    SecretFetch {
+        value_from: String,
+    },
     MissingVariable {
         name: String,
     },
@@ -141,6 +155,8 @@ pub struct Deployed {
     /// The container's hard limit when it has one, else the task's memory.
     pub memory_mib: Option<u32>,
     pub variables: Vec<String>,
+    /// Each `secrets` entry's `valueFrom` (a reference, never a value).
+    pub secret_refs: Vec<String>,
     pub start_period_s: u32,
 }
 
@@ -174,6 +190,12 @@ impl Deployed {
         };
         let mut variables = names("environment");
         variables.extend(names("secrets"));
+        let secret_refs = container["secrets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["valueFrom"].as_str().map(str::to_string))
+            .collect();
         let start_period_s = container["healthCheck"]["startPeriod"]
             .as_u64()
             .unwrap_or(0)
@@ -188,6 +210,7 @@ impl Deployed {
             image,
             memory_mib,
             variables,
+            secret_refs,
             start_period_s,
         })
     }
@@ -227,6 +250,13 @@ pub fn judge(
     if deployed.image != needs.image {
         return Verdict::Fails(Failure::ImagePull {
             image: deployed.image.clone(),
+        });
+    }
+    if let Some(store) = &needs.secrets_in_store
+        && let Some(missing) = deployed.secret_refs.iter().find(|r| !store.contains(r))
+    {
+        return Verdict::Fails(Failure::SecretFetch {
+            value_from: missing.clone(),
         });
     }
     if let Some(name) = needs

@@ -45,6 +45,17 @@ pub fn of(failure: &Failure, needs: &ServiceNeeds) -> (Stop, Vec<String>) {
             },
             Vec::new(),
         ),
+        Failure::SecretFetch { value_from } => (
+            Stop {
+                stop_code: "TaskFailedToStart",
+                reason: format!(
+                    "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret {value_from} from secrets manager: ResourceNotFoundException: Secrets Manager can't find the specified secret."
+                ),
+                exit_code: None,
+                container_reason: None,
+            },
+            Vec::new(),
+        ),
         Failure::MissingVariable { name } => (
             exited(1, None),
             vec![
