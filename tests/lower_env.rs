@@ -14,6 +14,8 @@ mod heals;
 mod starts;
 #[path = "lower_env/sweep_reads.rs"]
 mod sweep_reads;
+#[path = "lower_env/time.rs"]
+mod time;
 
 use aws_sdk_ecs::types::{Deployment, DesiredStatus, Service};
 use serde_json::json;

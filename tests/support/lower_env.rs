@@ -15,10 +15,24 @@
 //!   deployment starts. UpdateService through the ECS API starts one the same way.
 //! - Each DescribeServices is time passing (see `rollout`): healthy → COMPLETED, health 200;
 //!   else new stopped tasks with the matching reason and lines, FAILED after three, 503.
+//! - Time: task times and log lines read the clock the test gives (`keep_time_with` hands
+//!   the world the App's `ManualClock` once `TestApp` has started).
 //! - Knobs: `rollback_silently` (the circuit breaker rolls back to the last completed revision),
 //!   `never_heals` (every new deployment fails as the first did; with `rollback_silently`, a
 //!   right fix is rolled back), `ci_fails_when` (a marker in the tree fails a CI step), and a
 //!   production-named cluster through `ServiceNeeds::new("production", …)`.
+
+//!
+//! In an incident test:
+//!
+//! ```ignore
+//! let env = LowerEnv::start(needs, fixpoint::clock::system(), &last_good, &failing).await;
+//! let app = TestApp::start().await; // after the world: it sets the AWS environment
+//! env.keep_time_with(app.clock.clone());
+//! env.follow(&app.github, "acme/payments-api"); // pushes now deploy
+//! // … the loop pushes a fix; its rollout plays out as the App polls DescribeServices …
+//! assert_eq!(env.primary().rollout, RolloutState::Completed);
+//! ```
 
 mod ci;
 mod ecs_api;
@@ -28,25 +42,27 @@ mod moto_calls;
 mod outcome;
 mod rollout;
 mod symptoms;
+mod world;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use fixpoint::clock::SharedClock;
-use serde_json::Value;
 
 use crate::support::aws_stub::{AwsStub, Call};
 use crate::support::fake_github::{FakeGitHub, PushedTree};
 use crate::support::moto::{self, Moto};
 pub use crate::support::moto::{ACCOUNT, REGION};
+use world::World;
 
 // Re-exported for the incident tests; a binary that uses none of them is fine.
 #[allow(unused_imports)]
 pub use ci::{BUILD, CHECKOUT, CiFailure, DEPLOY, RENDER, TEST, WORKFLOW};
 #[allow(unused_imports)]
 pub use outcome::{Bug, Deployed, Failure, ServiceNeeds, Verdict};
+#[allow(unused_imports)]
 pub use rollout::{Deployment, FAILURE_THRESHOLD, Origin, RolloutState};
 
 /// One world per process at a time: it resets moto and sets the process's AWS environment.
@@ -56,109 +72,6 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 /// How long ago the story began: the last good deploy, then the failing one.
 const LAST_GOOD_AGO_MIN: i64 = 180;
 const FAILING_AGO_MIN: i64 = 15;
-
-pub(crate) struct World {
-    pub needs: ServiceNeeds,
-    moto: String,
-    clock: SharedClock,
-    service: Mutex<rollout::Service>,
-    ci_failures: Mutex<Vec<CiFailure>>,
-    /// Deploys that could not happen (a test's mistake): the world fails the test on drop.
-    problems: Mutex<Vec<String>>,
-}
-
-impl World {
-    fn state(&self) -> MutexGuard<'_, rollout::Service> {
-        self.service.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// One look at the service (a DescribeServices): time passes, the tasks print.
-    fn observe(&self) -> Result<Value, String> {
-        let (lines, service) = {
-            let mut state = self.state();
-            let lines = state.step(self.clock.now(), Duration::zero());
-            (lines, ecs_json::service(&state))
-        };
-        moto_calls::put_lines(&self.moto, &self.needs.log_group, &lines)?;
-        Ok(service)
-    }
-
-    /// Starts a deployment of a revision registered in moto (by family, family:revision or
-    /// ARN) with `code` running.
-    fn begin_from_registered(
-        &self,
-        name: &str,
-        code: Option<String>,
-        origin: Origin,
-    ) -> Result<String, String> {
-        let td = moto_calls::describe_task_definition(&self.moto, name)
-            .map_err(|e| format!("Unable to describe task definition {name}: {e}"))?;
-        self.begin(&td, code, origin, self.clock.now())
-    }
-
-    fn begin(
-        &self,
-        registered: &Value,
-        code: Option<String>,
-        origin: Origin,
-        at: DateTime<Utc>,
-    ) -> Result<String, String> {
-        let revision = rollout::Revision {
-            arn: registered["taskDefinitionArn"]
-                .as_str()
-                .ok_or("the registered task definition has no ARN")?
-                .to_string(),
-            deployed: Deployed::read(registered)?,
-            code,
-        };
-        Ok(self.state().begin(revision, origin, at))
-    }
-
-    /// The deploy job: registers the tree's task definition file and rolls it out with the
-    /// tree's code. Returns the new deployment's id.
-    fn deploy_files(
-        &self,
-        files: &BTreeMap<String, Vec<u8>>,
-        origin: Origin,
-        at: DateTime<Utc>,
-    ) -> Result<String, String> {
-        let tree = PushedTree {
-            branch: String::new(),
-            sha: String::new(),
-            event: "push".into(),
-            files: files.clone(),
-        };
-        let file = ci::render(&tree, &self.needs)?;
-        let registered = moto_calls::register_task_definition(&self.moto, &file)?;
-        let code = self
-            .needs
-            .bug
-            .as_ref()
-            .and_then(|bug| tree.text(&bug.path))
-            .map(str::to_string);
-        self.begin(&registered, code, origin, at)
-    }
-
-    /// Steps the PRIMARY deployment until it ends, `every` apart from `from`; returns when.
-    fn play_out(&self, from: DateTime<Utc>, every: Duration) -> Result<DateTime<Utc>, String> {
-        let mut at = from;
-        for _ in 0..4 * FAILURE_THRESHOLD + 8 {
-            at += every;
-            let lines = {
-                let mut state = self.state();
-                if state
-                    .primary()
-                    .is_none_or(|d| d.rollout != RolloutState::InProgress)
-                {
-                    return Ok(at);
-                }
-                state.step(at, every * 3 / 4)
-            };
-            moto_calls::put_lines(&self.moto, &self.needs.log_group, &lines)?;
-        }
-        Err("the rollout never ended".into())
-    }
-}
 
 /// The lower environment of one service (see the module's documentation).
 pub struct LowerEnv {
@@ -208,7 +121,7 @@ impl LowerEnv {
         let world = Arc::new(World {
             needs: needs.clone(),
             moto: moto.endpoint().to_string(),
-            clock,
+            clock: Mutex::new(clock),
             service: Mutex::new(rollout::Service::new(needs)),
             ci_failures: Mutex::default(),
             problems: Mutex::default(),
@@ -216,7 +129,7 @@ impl LowerEnv {
         let (good, bad) = (files(last_good), files(failing));
         let w = world.clone();
         off_runtime(move || {
-            let now = w.clock.now();
+            let now = w.now();
             let minute = Duration::minutes(1);
             let at = now - Duration::minutes(LAST_GOOD_AGO_MIN);
             w.deploy_files(&good, Origin::History, at)
@@ -257,6 +170,12 @@ impl LowerEnv {
     /// The service's health endpoint (`http://127.0.0.1:<port>/health`).
     pub fn health_url(&self) -> &str {
         &self.health_url
+    }
+
+    /// From now on, task times and log lines read `clock`: the App's `TestApp.clock`, which
+    /// exists only once the App has started (after the world, which sets the environment).
+    pub fn keep_time_with(&self, clock: SharedClock) {
+        *self.world.clock.lock().unwrap_or_else(|e| e.into_inner()) = clock;
     }
 
     /// The circuit breaker rolls a failed deployment back to the last completed revision.
@@ -301,7 +220,7 @@ impl LowerEnv {
                 let sha = tree.sha.clone();
                 let deployed = off_runtime({
                     let w = w.clone();
-                    move || w.deploy_files(&tree.files, Origin::Push { sha }, w.clock.now())
+                    move || w.deploy_files(&tree.files, Origin::Push { sha }, w.now())
                 })
                 .await;
                 if let Err(e) = deployed {
@@ -318,7 +237,7 @@ impl LowerEnv {
             let origin = Origin::Push {
                 sha: tree.sha.clone(),
             };
-            w.deploy_files(&tree.files, origin, w.clock.now())
+            w.deploy_files(&tree.files, origin, w.now())
         })
         .await
     }

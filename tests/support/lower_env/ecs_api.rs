@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::World;
 use super::ecs_json::{self, names_cluster, names_service};
 use super::outcome::ServiceNeeds;
 use super::rollout::Origin;
+use super::world::World;
 use crate::support::aws_stub::{AwsStub, Call, Reply};
 
 const ECS: &str = "AmazonEC2ContainerServiceV20141113";
