@@ -66,3 +66,21 @@ async fn deployments_tasks_and_log_lines_are_on_the_clock_the_world_is_handed() 
         "log lines off the clock ({from}..{to}): {times:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_tasks_stay_listed_for_an_hour_as_in_ecs() {
+    let env = world(needs(), &oom_tree(512)).await;
+    let clock = ManualClock::new();
+    env.keep_time_with(clock.clone());
+    let ecs = ecs().await;
+    // The good revision's two tasks, replaced 15 min ago, and the three OOM kills after them.
+    clock.advance(Duration::from_secs(44 * 60));
+    assert_eq!(stopped_tasks(&ecs).await.len(), 5);
+    clock.advance(Duration::from_secs(20 * 60));
+    assert_eq!(stopped_tasks(&ecs).await.len(), 0);
+    assert_eq!(
+        env.stops_mentioning("OutOfMemoryError"),
+        3,
+        "the world remembers"
+    );
+}

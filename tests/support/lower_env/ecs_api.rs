@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::ecs_json::{self, names_cluster, names_service};
 use super::outcome::ServiceNeeds;
-use super::rollout::Origin;
+use super::rollout::{Origin, Task};
 use super::world::World;
 use crate::support::aws_stub::{AwsStub, Call, Reply};
 
@@ -97,8 +98,16 @@ pub fn serve(stub: &AwsStub, world: Arc<World>) {
     );
 }
 
+/// ECS keeps a stopped task visible for about an hour after it stopped.
+fn visible(task: &Task, now: DateTime<Utc>) -> bool {
+    task.stopped
+        .as_ref()
+        .is_none_or(|(at, _)| *at >= now - Duration::hours(1))
+}
+
 /// ListTasks: the stopped tasks (`desiredStatus: STOPPED`) or the running ones, newest first.
 fn list_tasks(world: &World, body: &Value) -> Reply {
+    let now = world.now();
     let state = world.state();
     let tasks = if body["desiredStatus"] == "STOPPED" {
         &state.stopped
@@ -108,6 +117,7 @@ fn list_tasks(world: &World, body: &Value) -> Reply {
     let arns: Vec<String> = tasks
         .iter()
         .rev()
+        .filter(|t| visible(t, now))
         .take(100)
         .map(|t| ecs_json::task_arn(&world.needs.cluster, t))
         .collect();
@@ -116,6 +126,7 @@ fn list_tasks(world: &World, body: &Value) -> Reply {
 
 /// DescribeTasks: each asked task by ARN or id; unknown ones are `MISSING` failures.
 fn describe_tasks(world: &World, body: &Value) -> Reply {
+    let now = world.now();
     let state = world.state();
     let (mut tasks, mut failures) = (Vec::new(), Vec::new());
     for asked in body["tasks"].as_array().into_iter().flatten() {
@@ -124,6 +135,7 @@ fn describe_tasks(world: &World, body: &Value) -> Reply {
             .running
             .iter()
             .chain(&state.stopped)
+            .filter(|t| visible(t, now))
             .find(|t| asked == t.id || asked == ecs_json::task_arn(&world.needs.cluster, t));
         match known {
             Some(t) => tasks.push(ecs_json::task(&state, t)),

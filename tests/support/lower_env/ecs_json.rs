@@ -110,7 +110,8 @@ pub fn task(s: &Service, t: &Task) -> Value {
     let task_arn = task_arn(cluster, t);
     let (last, stopped) = match &t.stopped {
         Some(stop) => ("STOPPED", Some(stop)),
-        None => ("RUNNING", None),
+        None if t.started => ("RUNNING", None),
+        None => ("PENDING", None),
     };
     let mut container = json!({
         "containerArn": format!("{task_arn}/{}", t.container),
@@ -118,7 +119,7 @@ pub fn task(s: &Service, t: &Task) -> Value {
         "name": t.container,
         "image": t.image,
         "lastStatus": last,
-        "healthStatus": if stopped.is_some() { "UNKNOWN" } else { "HEALTHY" }
+        "healthStatus": if last == "RUNNING" { "HEALTHY" } else { "UNKNOWN" }
     });
     let mut task = json!({
         "availabilityZone": "us-east-1a",
@@ -126,7 +127,7 @@ pub fn task(s: &Service, t: &Task) -> Value {
         "containers": [],
         "cpu": "512",
         "createdAt": epoch(t.created_at),
-        "desiredStatus": last,
+        "desiredStatus": if last == "STOPPED" { "STOPPED" } else { "RUNNING" },
         "group": format!("service:{}", s.needs.service),
         "lastStatus": last,
         "launchType": "FARGATE",
@@ -150,7 +151,7 @@ pub fn task(s: &Service, t: &Task) -> Value {
         task["stoppedReason"] = json!(stop.reason);
         task["stoppingAt"] = json!(epoch(*at));
         task["stoppedAt"] = json!(epoch(*at));
-    } else {
+    } else if t.started {
         task["startedAt"] = json!(epoch(t.created_at));
     }
     task["containers"] = json!([container]);

@@ -81,7 +81,9 @@ pub struct Task {
     pub image: String,
     pub container: String,
     pub created_at: DateTime<Utc>,
-    /// `None` while running.
+    /// Whether it got past PENDING.
+    pub started: bool,
+    /// `None` while pending or running.
     pub stopped: Option<(DateTime<Utc>, Stop)>,
 }
 
@@ -252,6 +254,7 @@ impl Service {
             image: d.revision.deployed.image.clone(),
             container: d.revision.deployed.container.clone(),
             created_at: now,
+            started: false,
             stopped: None,
         }
     }
@@ -298,6 +301,9 @@ impl Service {
                 let d = &mut self.deployments[0];
                 d.pending = 0;
                 d.running = desired;
+                for task in &mut self.running {
+                    task.started = true;
+                }
                 d.failed_tasks = 0;
                 let lines = symptoms::healthy_lines(&self.needs);
                 for task in self.running.clone() {
