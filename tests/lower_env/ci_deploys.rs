@@ -90,3 +90,41 @@ fn rollout_of(service: &aws_sdk_ecs::types::Service) -> String {
         .map(|s| s.as_str().to_string())
         .unwrap_or_default()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_under_test_receives_the_deploy_runs_and_the_world_keeps_its_clock() {
+    let env = world(needs(), &oom_tree(512)).await;
+    // After the world: it sets the AWS environment the App reads.
+    let app = crate::support::TestApp::start().await;
+    env.keep_time_with(app.clock.clone());
+    app.github.add_installation(4242, "acme");
+    for (path, content) in last_good() {
+        app.github.add_file(REPO, None, &path, content);
+    }
+    env.follow(&app.github, REPO);
+    app.clock.advance(std::time::Duration::from_secs(120));
+
+    let fix = task_definition(1024, &["DATABASE_URL"], &["PAYMENTS_API_KEY"]);
+    app.github.push(
+        REPO,
+        "fixpoint/payments-api-9001",
+        &[("task-definition.json", Some(fix.as_str()))],
+    );
+    let deliveries = app.github.wait_for_deliveries(3).await;
+    for d in &deliveries {
+        assert!(
+            d.answer.as_ref().is_ok_and(|s| (200..300).contains(s)),
+            "the App refused the {} webhook: {:?}",
+            d.action,
+            d.answer
+        );
+    }
+    let d = env.primary();
+    assert_eq!(
+        d.created_at,
+        fixpoint::clock::Clock::now(app.clock.as_ref())
+    );
+    assert_eq!(rollout_of(&roll_out(&ecs().await).await), "COMPLETED");
+    app.settle().await;
+    app.stop().await;
+}
