@@ -188,7 +188,9 @@ impl LowerEnv {
         self.world.state().never_heals = true;
     }
 
-    /// CI fails `step` (e.g. `TEST`), printing `excerpt`, for every tree holding `marker`.
+    /// CI fails `step` (e.g. `TEST`), printing `excerpt`, for every tree holding `marker` in
+    /// any file: a planted failing test, or a task definition value a policy step refuses
+    /// (`"memory": "4096"`), so that a fix itself can turn CI red.
     pub fn ci_fails_when(&self, marker: &str, step: &'static str, excerpt: &str) {
         self.world
             .ci_failures
