@@ -89,33 +89,16 @@ impl AwsStub {
     /// Starts the stub on a loopback port, on a thread and runtime of its own (so it outlives
     /// any one test's runtime), passing unscripted requests to `forward_to`.
     pub fn start(forward_to: &str) -> AwsStub {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let url = format!("http://{}", listener.local_addr().expect("bound address"));
         let inner = Arc::new(Inner {
             routes: Mutex::default(),
             calls: Mutex::default(),
             forward_to: forward_to.trim_end_matches('/').to_string(),
             client: reqwest::Client::new(),
         });
-        let state = inner.clone();
-        std::thread::Builder::new()
-            .name("aws-stub".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                runtime.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    let app = axum::Router::new().fallback(handle).with_state(state);
-                    axum::serve(listener, app).await.expect("aws stub serves");
-                });
-            })
-            .expect("aws stub thread");
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(inner.clone());
+        let url = format!("http://{}", serve_on_own_thread("aws-stub", app));
         AwsStub { url, inner }
     }
 
@@ -181,6 +164,33 @@ impl AwsStub {
             .cloned()
             .collect()
     }
+}
+
+/// Serves `app` on a loopback port from a thread and runtime of its own, so it outlives any
+/// one test's runtime; returns the address.
+pub fn serve_on_own_thread(name: &str, app: axum::Router) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let address = listener.local_addr().expect("bound address");
+    let what = name.to_string();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                axum::serve(listener, app)
+                    .await
+                    .unwrap_or_else(|e| panic!("{what} stopped serving: {e}"));
+            });
+        })
+        .unwrap_or_else(|e| panic!("cannot start the {name} thread: {e}"));
+    address
 }
 
 async fn handle(

@@ -8,6 +8,7 @@
 pub mod aws_stub;
 pub mod fake_github;
 pub mod http_servers;
+pub mod lower_env;
 pub mod model_server;
 pub mod moto;
 pub mod openapi;

@@ -182,7 +182,7 @@ wait $m"#;
 
 /// A blocking HTTP/1.1 request, enough for moto's control API (callable from any thread or
 /// runtime, and before one exists).
-fn http(
+pub fn http(
     endpoint: &str,
     method: &str,
     path: &str,

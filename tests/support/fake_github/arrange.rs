@@ -102,18 +102,38 @@ impl FakeGitHub {
         lock(&self.shared).repo_mut(owner, name).ci = Some(CiFollower {
             script: std::sync::Arc::new(script),
             hold: None,
+            deploy: None,
         });
     }
 
-    /// From now on, CI runs of `owner/repo` stop after `in_progress` until `finish_ci_run`.
-    pub fn hold_ci(&self, repo: &str) {
+    /// Makes every green CI run of `owner/repo` deploy its tree with `deploy` before the run
+    /// completes (call `follow_pushes` first): the world the tree is deployed to has moved by
+    /// the time the `completed` webhook arrives, as with a deploy job that waits for its rollout
+    /// to start.
+    pub fn deploy_on_green(
+        &self,
+        repo: &str,
+        deploy: impl Fn(PushedTree) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+    ) {
+        self.with_ci(repo, |ci| ci.deploy = Some(std::sync::Arc::new(deploy)));
+    }
+
+    /// Changes how `owner/repo`'s CI follows pushes; it must follow them already.
+    fn with_ci(&self, repo: &str, change: impl FnOnce(&mut CiFollower)) {
         let mut state = lock(&self.shared);
         let ci = state
             .repos
             .get_mut(&repo.to_lowercase())
             .and_then(|repo| repo.ci.as_mut())
             .unwrap_or_else(|| panic!("{repo} has no CI: call `follow_pushes` first"));
-        ci.hold = Some(std::sync::Arc::new(tokio::sync::Semaphore::new(0)));
+        change(ci);
+    }
+
+    /// From now on, CI runs of `owner/repo` stop after `in_progress` until `finish_ci_run`.
+    pub fn hold_ci(&self, repo: &str) {
+        self.with_ci(repo, |ci| {
+            ci.hold = Some(std::sync::Arc::new(tokio::sync::Semaphore::new(0)));
+        });
     }
 
     /// Lets one held CI run of `owner/repo` complete (the oldest waiting one).

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
+use futures::future::BoxFuture;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
@@ -38,11 +39,16 @@ impl PushedTree {
 /// fake's to fill in; jobs get fresh ids too).
 pub type CiScript = Arc<dyn Fn(&PushedTree) -> WorkflowRun + Send + Sync>;
 
+/// The deploy step of a green run: awaited after the run is `in_progress` and before it
+/// completes, as a deploy job is part of the run (a red run deploys nothing).
+pub type DeployHook = Arc<dyn Fn(PushedTree) -> BoxFuture<'static, ()> + Send + Sync>;
+
 pub(super) struct CiFollower {
     pub script: CiScript,
     /// While set, each run waits after `in_progress` for one permit (`finish_ci_run`) before
     /// it completes: a test can look at the App while CI is still running.
     pub hold: Option<Arc<tokio::sync::Semaphore>>,
+    pub deploy: Option<DeployHook>,
 }
 
 /// Where the fake posts webhooks, and the secret it signs them with.
@@ -82,6 +88,7 @@ pub(super) fn follow(
         files: repo.git.files_at(sha),
     };
     let hold = ci.hold.clone();
+    let deploy = ci.deploy.clone();
     let mut finished = (ci.script)(&tree);
     finished.id = state.next_id();
     finished.head_sha = sha.to_string();
@@ -124,6 +131,11 @@ pub(super) fn follow(
                 .await
                 .expect("the fake never closes its CI hold")
                 .forget();
+        }
+        if let Some(deploy) = deploy
+            && finished.conclusion.as_deref() == Some("success")
+        {
+            deploy(tree).await;
         }
         set_run(&shared, &full_name, &finished);
         deliver(&shared, &full_name, &finished, "completed").await;

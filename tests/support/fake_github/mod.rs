@@ -21,7 +21,8 @@
 //! - CI: `follow_pushes(repo, |tree| run)` turns each pushed tree into a run (jobs, steps, logs)
 //!   and posts `workflow_run` requested/in_progress/completed, HMAC-signed, to
 //!   `deliver_webhooks_to(url, secret)` (TestApp points it at its App); `hold_ci` keeps runs
-//!   `in_progress` until `finish_ci_run`; `deliveries`/`wait_for_deliveries` read them back.
+//!   `in_progress` until `finish_ci_run`; `deliveries`/`wait_for_deliveries` read them back;
+//!   `deploy_on_green(repo, hook)` deploys a green run's tree before the run completes.
 //! - The test's own mistakes fail it on drop: a `fail_next`/`stall_next`/`corrupt_next` that never
 //!   fired (`take_unused_scripts` forgets them), and a comment the App posted that no
 //!   `expect_comment`/`wait_for_comment` took (`take_unexpected_comments` forgets them).
@@ -61,7 +62,7 @@ use gate::{Shared, lock};
 use state::{App, Corruption, Fault, Installation, Stall, State};
 
 pub use auth::{RsaKeyPair, generate_rsa_key_pair};
-pub use ci::{CiScript, PushedTree, signature_256};
+pub use ci::{CiScript, DeployHook, PushedTree, signature_256};
 pub use git::Signature;
 pub use model::{
     AuthKind, Job, JwtRecord, ManifestConversion, RequestRecord, Step, TokenMint, WorkflowRun,
