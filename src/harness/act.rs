@@ -89,6 +89,7 @@ pub(super) async fn act(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result<
                     ecs.deploy_task_definition(&change.task_definition)
                 })
                 .await?;
+            state.current.expected_task_definition = Some(arn.clone());
             state.current.checks.push(format!(
                 "registered {arn} and pointed {}/{} at it through the ECS API",
                 change.cluster, change.service

@@ -16,16 +16,23 @@ pub(super) enum Rollout {
     InProgress(String),
 }
 
-pub(super) fn judge(baseline: Option<&DeploymentMark>, deployments: &[DeploymentView]) -> Rollout {
+pub(super) fn judge(
+    baseline: Option<&DeploymentMark>,
+    expected: Option<&str>,
+    deployments: &[DeploymentView],
+) -> Rollout {
     let Some(primary) = deployments.iter().find(|d| d.status == "PRIMARY") else {
         return Rollout::InProgress("the service has no PRIMARY deployment".into());
     };
-    let new = |d: &DeploymentView| {
-        baseline.is_none_or(|b| d.id != b.id && d.task_definition != b.task_definition)
+    let ours = |d: &DeploymentView| match expected {
+        Some(arn) => d.task_definition == arn,
+        None => {
+            baseline.is_none_or(|b| d.id != b.id && newer(&d.task_definition, &b.task_definition))
+        }
     };
     if let Some(failed) = deployments
         .iter()
-        .find(|d| new(d) && d.rollout_state.as_deref() == Some("FAILED"))
+        .find(|d| ours(d) && d.rollout_state.as_deref() == Some("FAILED"))
     {
         return Rollout::Failed(format!(
             "deployment {} of {} failed ({} task(s) failed){}",
@@ -39,20 +46,22 @@ pub(super) fn judge(baseline: Option<&DeploymentMark>, deployments: &[Deployment
                 .unwrap_or_default()
         ));
     }
-    if let Some(b) = baseline {
-        if primary.id == b.id {
-            return Rollout::InProgress(format!(
-                "no new deployment yet (PRIMARY is still {})",
-                primary.id
-            ));
-        }
-        if primary.task_definition == b.task_definition {
-            return Rollout::Failed(format!(
-                "rolled back: the PRIMARY deployment {} runs the old task definition {}, not the fix's",
-                primary.id,
-                short_td(&primary.task_definition)
-            ));
-        }
+    if let Some(b) = baseline
+        && primary.id == b.id
+    {
+        return Rollout::InProgress(format!(
+            "no new deployment yet (PRIMARY is still {})",
+            primary.id
+        ));
+    }
+    if !ours(primary) {
+        // ECS rolls back to the last deployment that completed: a new deployment on an
+        // older revision, which ends stable. It is not the fix.
+        return Rollout::Failed(format!(
+            "rolled back: the PRIMARY deployment {} runs {}, not the fix's task definition",
+            primary.id,
+            short_td(&primary.task_definition)
+        ));
     }
     let done = match primary.rollout_state.as_deref() {
         Some("COMPLETED") => true,
@@ -78,6 +87,21 @@ pub(super) fn judge(baseline: Option<&DeploymentMark>, deployments: &[Deployment
     ))
 }
 
+/// `family:revision` of a task definition ARN.
+fn revision(arn: &str) -> Option<(&str, u32)> {
+    let (family, rev) = short_td(arn).rsplit_once(':')?;
+    Some((family, rev.parse().ok()?))
+}
+
+/// A deploy registers a new revision: the fix's task definition is a later revision of the
+/// baseline's family (or another family altogether), never an earlier one.
+fn newer(candidate: &str, baseline: &str) -> bool {
+    match (revision(candidate), revision(baseline)) {
+        (Some((f, r)), Some((bf, br))) if f == bf => r > br,
+        _ => candidate != baseline,
+    }
+}
+
 fn short_td(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
@@ -96,7 +120,11 @@ pub(super) async fn await_rollout(env: &Env<'_>, state: &mut LoopState) -> anyho
         }
     };
     let deployments = ecs.deployments().await?;
-    match judge(state.current.baseline.as_ref(), &deployments) {
+    match judge(
+        state.current.baseline.as_ref(),
+        state.current.expected_task_definition.as_deref(),
+        &deployments,
+    ) {
         Rollout::Completed(mark) => {
             state.current.checks.push(format!(
                 "rollout completed: deployment {} on {}",
@@ -154,17 +182,35 @@ mod tests {
     fn the_fix_deployment_completing_is_a_completed_rollout() {
         let now = [d("ecs-svc/44", "PRIMARY", "api:44", Some("COMPLETED"), 2)];
         assert!(
-            matches!(judge(Some(&before()), &now), Rollout::Completed(m) if m.id == "ecs-svc/44")
+            matches!(judge(Some(&before()), None, &now), Rollout::Completed(m) if m.id == "ecs-svc/44")
         );
     }
 
     #[test]
-    fn a_rollback_that_ends_stable_on_the_old_revision_is_a_failure() {
-        let now = [d("ecs-svc/45", "PRIMARY", "api:43", Some("COMPLETED"), 2)];
-        match judge(Some(&before()), &now) {
-            Rollout::Failed(why) => assert!(why.contains("rolled back"), "{why}"),
-            other => panic!("{other:?}"),
+    fn a_rollback_that_ends_stable_on_an_older_revision_is_a_failure() {
+        // ECS rolls back to the last deployment that completed: before the failing one.
+        for old in ["api:43", "api:41"] {
+            let now = [d("ecs-svc/45", "PRIMARY", old, Some("COMPLETED"), 2)];
+            match judge(Some(&before()), None, &now) {
+                Rollout::Failed(why) => assert!(why.contains("rolled back"), "{old}: {why}"),
+                other => panic!("{old}: {other:?}"),
+            }
         }
+    }
+
+    #[test]
+    fn a_task_definition_registered_through_the_ecs_api_is_the_one_to_see_completed() {
+        let arn = "arn:aws:ecs:eu-west-1:1:task-definition/api:44";
+        let other = [d("ecs-svc/46", "PRIMARY", "api:45", Some("COMPLETED"), 2)];
+        assert!(matches!(
+            judge(Some(&before()), Some(arn), &other),
+            Rollout::Failed(_)
+        ));
+        let ours = [d("ecs-svc/44", "PRIMARY", "api:44", Some("COMPLETED"), 2)];
+        assert!(matches!(
+            judge(Some(&before()), Some(arn), &ours),
+            Rollout::Completed(_)
+        ));
     }
 
     #[test]
@@ -176,7 +222,7 @@ mod tests {
             d("ecs-svc/43", "PRIMARY", "api:43", Some("IN_PROGRESS"), 0),
             failed,
         ];
-        match judge(Some(&before()), &now) {
+        match judge(Some(&before()), None, &now) {
             Rollout::Failed(why) => assert!(why.contains("circuit breaker"), "{why}"),
             other => panic!("{other:?}"),
         }
@@ -186,7 +232,7 @@ mod tests {
     fn before_the_deploy_starts_and_while_it_runs_the_rollout_is_in_progress() {
         let unchanged = [d("ecs-svc/43", "PRIMARY", "api:43", Some("FAILED"), 0)];
         assert!(matches!(
-            judge(Some(&before()), &unchanged),
+            judge(Some(&before()), None, &unchanged),
             Rollout::InProgress(_)
         ));
         let running = [
@@ -194,7 +240,7 @@ mod tests {
             d("ecs-svc/43", "ACTIVE", "api:43", Some("FAILED"), 0),
         ];
         assert!(
-            matches!(judge(Some(&before()), &running), Rollout::InProgress(s) if s.contains("1 of 2"))
+            matches!(judge(Some(&before()), None, &running), Rollout::InProgress(s) if s.contains("1 of 2"))
         );
     }
 }

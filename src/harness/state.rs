@@ -53,6 +53,8 @@ pub struct Iteration {
     /// The deploy runs that passed at the fix commit (`name #id`).
     pub ci_runs: Vec<String>,
     pub rollout_deadline: Option<DateTime<Utc>>,
+    /// The task definition Fixpoint registered itself (ECS API fixes): the rollout to see.
+    pub expected_task_definition: Option<String>,
     /// The deployment that rolled the fix out, once it completed.
     pub rolled_out: Option<DeploymentMark>,
     pub rolled_out_at: Option<DateTime<Utc>>,
