@@ -177,10 +177,34 @@ async fn a_silent_rollback_ends_stable_on_the_old_task_definition_not_on_the_fix
     env.rollback_silently();
     let ecs = ecs().await;
     let fix = deploy(&env, &oom_tree(768)).await;
-    // The fix's deployment failed and ECS rolled back: what remains looks stable.
-    let seen = roll_out(&ecs).await;
-    assert_eq!(seen.deployments().len(), 1, "the failed deployment drained");
-    let d = primary(&seen);
+    // The fix's tasks are killed; ECS rolls back before anyone looks again: no one sees the
+    // fix's deployment FAILED, only a stable service.
+    let mut seen = Vec::new();
+    let mut looks = 0;
+    let service = loop {
+        looks += 1;
+        let service = describe(&ecs).await;
+        seen.extend(
+            service
+                .deployments()
+                .iter()
+                .filter(|d| d.id() == Some(fix.as_str()))
+                .map(|d| rollout(d).to_string()),
+        );
+        if rollout(&primary(&service)) != "IN_PROGRESS" || looks == 20 {
+            break service;
+        }
+    };
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| s == "IN_PROGRESS"),
+        "the fix's deployment was seen only in progress: {seen:?}"
+    );
+    assert_eq!(
+        service.deployments().len(),
+        1,
+        "the fix's deployment drained"
+    );
+    let d = primary(&service);
     assert_eq!(
         (rollout(&d), d.running_count(), d.desired_count()),
         ("COMPLETED", 2, 2)
@@ -190,12 +214,14 @@ async fn a_silent_rollback_ends_stable_on_the_old_task_definition_not_on_the_fix
         Some(fix.as_str()),
         "the stable deployment is not the fix's"
     );
+    // The last deployment that completed: the good revision from before the incident.
     assert!(
         d.task_definition()
             .is_some_and(|a| a.ends_with("payments-api:1")),
         "{d:?}"
     );
     assert_eq!(env.primary().origin, Origin::Rollback);
+    assert_eq!(env.stops_mentioning("OutOfMemoryError"), 6);
     assert_eq!(health(&env).await, 200);
 }
 

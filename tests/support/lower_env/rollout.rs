@@ -2,8 +2,8 @@
 //! circuit breaker on (minimumHealthyPercent 0: the old tasks stop before the new ones start,
 //! as a staging service saves money). Each `step` is time passing: a healthy deployment goes
 //! pending → running → COMPLETED; a failing one launches a task that stops, until
-//! `FAILURE_THRESHOLD` consecutive failures turn it FAILED (and, with rollback on, start a
-//! deployment of the last completed revision). Stopped tasks stay listed, as real ECS keeps
+//! `FAILURE_THRESHOLD` consecutive failures turn it FAILED (and, with rollback on, roll back
+//! to the last completed revision within the same step, so that no one sees the failure). Stopped tasks stay listed, as real ECS keeps
 //! them for about an hour.
 
 use chrono::{DateTime, Duration, Utc};
@@ -382,6 +382,16 @@ impl Service {
                 format!("(service {service}) (deployment {id}) deployment failed: rolling back to deployment {to}."),
             );
             self.begin(revision, Origin::Rollback, stopped_at);
+            // Silently: the rollback's tasks start fast and it completes before anyone looks
+            // again, so the next DescribeServices shows one stable deployment, not the fix's.
+            let mut lines = lines;
+            while self
+                .primary()
+                .is_some_and(|d| d.rollout == RolloutState::InProgress)
+            {
+                lines.extend(self.step(stopped_at, Duration::zero()));
+            }
+            return lines;
         }
         lines
     }
