@@ -49,6 +49,16 @@ async fn oom_on_fargate_doubles_task_and_container_memory_and_changes_nothing_el
 }
 
 #[tokio::test]
+async fn a_file_written_on_windows_keeps_its_line_endings() {
+    let file = fixture("fargate-task-definition.json").replace('\n', "\r\n");
+    let w = World::new(&[(TASK_DEF, &file)]);
+    let p = plan(decide(&w, &oom(), &config(""), &[]).await);
+    let (_, text) = only_file(&p);
+    assert_eq!(text.matches("\r\n").count(), file.matches("\r\n").count());
+    assert_eq!(changed_lines(&file, text).len(), 2);
+}
+
+#[tokio::test]
 async fn a_raise_that_did_not_hold_is_followed_by_a_bigger_one_never_the_same() {
     // Iteration 1 raised 512 → 1024 and the tasks were still OOM-killed at 1024.
     let w = World::new(&[(TASK_DEF, &fargate("256", "512"))])

@@ -4,9 +4,10 @@
 //! The model is a scripted server on loopback speaking OpenAI's wire format.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use fixpoint::config::model::ModelConfig;
-use fixpoint::harness::plans::{PlanDecision, PlanKind, PlanRequest, choose};
+use fixpoint::harness::plans::{FixPlan, PlanDecision, PlanKind, PlanRequest, choose};
 use serde_json::json;
 
 use crate::model_server::{ModelServer, Reply};
@@ -25,13 +26,17 @@ pub fn world() -> World {
 }
 
 pub async fn model() -> (ModelServer, ModelConfig) {
+    model_timing_out_after("10").await
+}
+
+async fn model_timing_out_after(seconds: &str) -> (ModelServer, ModelConfig) {
     let server = ModelServer::start().await;
     let vars: HashMap<String, String> = [
         ("FIXPOINT_LLM_PROVIDER", "openai"),
         ("FIXPOINT_LLM_BASE_URL", &format!("{}/v1", server.url())),
         ("FIXPOINT_LLM_MODEL", "gpt-4.1-mini"),
         ("FIXPOINT_LLM_API_KEY", "test-key-openai-123"),
-        ("FIXPOINT_LLM_TIMEOUT_SECS", "10"),
+        ("FIXPOINT_LLM_TIMEOUT_SECS", seconds),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -41,6 +46,11 @@ pub async fn model() -> (ModelServer, ModelConfig) {
 }
 
 pub async fn decide_with(w: &World, model: &ModelConfig) -> PlanDecision {
+    decide_after(w, model, &[]).await
+}
+
+async fn decide_after(w: &World, model: &ModelConfig, failed: &[&str]) -> PlanDecision {
+    let failed: Vec<String> = failed.iter().map(|f| f.to_string()).collect();
     let head = sha(HEAD);
     let config = config("");
     let d = crash();
@@ -49,7 +59,7 @@ pub async fn decide_with(w: &World, model: &ModelConfig) -> PlanDecision {
         diagnosis: &d,
         config: &config,
         head: &head,
-        failed: &[],
+        failed: &failed,
         ecs: None,
         model: Some(model),
     };
@@ -63,6 +73,24 @@ pub fn edit(path: &str, search: &str, replace: &str) -> Reply {
         "summary": "call the gateway with the card, as before the refactor",
         "edits": [{"path": path, "search": search, "replace": replace}]
     }))
+}
+
+/// The rules' plan (the revert), with the note that says why the model's edit was not used.
+fn the_rules_plan_noting(p: &FixPlan, reason: &str) -> String {
+    assert_eq!(p.kind, PlanKind::RevertSinceLastGood, "{p:#?}");
+    let note = p
+        .notes
+        .iter()
+        .find(|n| n.starts_with("the model's edit was not used"))
+        .unwrap_or_else(|| {
+            panic!(
+                "a note says why the model's edit was not used: {:#?}",
+                p.notes
+            )
+        });
+    assert!(note.contains(reason), "{note}");
+    assert!(note.contains("this is the rules' plan instead"), "{note}");
+    note.clone()
 }
 
 pub const SEARCH: &str = "gateway.charge(card.token.id, amount)";
@@ -120,18 +148,8 @@ async fn a_search_text_absent_is_retried_once_then_the_rules_plan_is_used() {
     server.script([absent.clone(), absent]);
     let w = world();
     let p = plan(decide_with(&w, &config).await);
-    assert_eq!(p.kind, PlanKind::RevertSinceLastGood);
     assert_eq!(only_file(&p), (PATH, GOOD_JS));
-    let note = p
-        .notes
-        .iter()
-        .find(|n| n.starts_with("the model's edit was not used"))
-        .expect("a note says why the model's edit was not used");
-    assert!(
-        note.contains("the search text is not in `src/billing/charge.js`"),
-        "{note}"
-    );
-    assert!(note.contains("this is the rules' plan instead"), "{note}");
+    the_rules_plan_noting(&p, "the search text is not in `src/billing/charge.js`");
 
     let requests = server.requests();
     assert_eq!(requests.len(), 2, "one retry, no more");
@@ -154,14 +172,7 @@ async fn an_edit_that_writes_an_aws_key_is_refused_by_the_redactor() {
     server.script([leaking.clone(), leaking]);
     let w = world();
     let p = plan(decide_with(&w, &config).await);
-    assert_eq!(p.kind, PlanKind::RevertSinceLastGood);
-    assert!(
-        p.notes
-            .iter()
-            .any(|n| n.contains("[REDACTED:aws-access-key-id]")),
-        "{:#?}",
-        p.notes
-    );
+    the_rules_plan_noting(&p, "[REDACTED:aws-access-key-id]");
     let everything = serde_json::to_string(&p).unwrap();
     assert!(
         !everything.contains(key),
@@ -208,12 +219,44 @@ async fn an_edit_under_github_workflows_is_refused_both_times() {
     server.script([workflow.clone(), workflow]);
     let w = world();
     let p = plan(decide_with(&w, &config).await);
-    assert_eq!(p.kind, PlanKind::RevertSinceLastGood);
     assert!(edits(&p).iter().all(|e| !e.path.starts_with(".github/")));
+    the_rules_plan_noting(&p, "never pushes under .github/workflows/");
+}
+
+#[tokio::test]
+async fn a_model_that_does_not_answer_in_time_leaves_the_rules_plan() {
+    let (server, config) = model_timing_out_after("1").await;
+    server.script([Reply::hang(Duration::from_secs(3))]);
+    let w = world();
+    let p = plan(decide_with(&w, &config).await);
+    let note = the_rules_plan_noting(&p, "model timed out after 1 s");
     assert!(
-        p.notes
-            .iter()
-            .any(|n| n.contains("never pushes under .github/workflows/")),
+        note.starts_with("the model's edit was not used (model timed out"),
+        "{note}"
+    );
+    assert_eq!(server.requests().len(), 1, "a timeout is not retried");
+}
+
+#[tokio::test]
+async fn after_a_model_edit_that_did_not_hold_the_revert_goes_first() {
+    let (server, config) = model().await;
+    let w = world();
+    let failed = ["code:crash_loop:payments-api/edit=6ef227f43bb3"];
+    let p = plan(decide_after(&w, &config, &failed).await);
+    assert_eq!(p.kind, PlanKind::RevertSinceLastGood);
+    assert!(
+        server.requests().is_empty(),
+        "the model is not asked while a rules' fix is left"
+    );
+
+    // The revert failed too: the model is asked again, and its new edit is a new fix.
+    server.script([edit(PATH, SEARCH, "gateway.charge(card, amount)")]);
+    let failed = [failed[0], "code:crash_loop:payments-api/revert=1111111"];
+    let p = plan(decide_after(&w, &config, &failed).await);
+    assert_eq!(p.kind, PlanKind::ModelEdit);
+    assert_ne!(p.fingerprint, failed[0]);
+    assert!(
+        p.notes.iter().any(|n| n.contains("revert=1111111")),
         "{:#?}",
         p.notes
     );

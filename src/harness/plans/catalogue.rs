@@ -31,8 +31,23 @@ enum Step {
     Revert,
 }
 
-/// The fixes for `class`, first to last (docs/root-causes.md gives the same order).
-fn steps(class: Class, slow_start: bool) -> Vec<Step> {
+/// The fixes for `req`'s cause, first to last (docs/root-causes.md gives the same order).
+/// Once a model edit for the cause failed, the rules' fixes go before the model: each of its
+/// edits has a new fingerprint, so it could otherwise be asked again and again.
+fn steps(req: &PlanRequest<'_>) -> Vec<Step> {
+    let mut steps = usual_steps(
+        req.diagnosis.root_cause.class,
+        evidence::slow_start(req.diagnosis),
+    );
+    let model_failed = fingerprint(ActionKind::Code, req, "edit=");
+    if req.failed.iter().any(|f| f.starts_with(&model_failed)) {
+        steps.retain(|s| *s != Step::ModelEdit);
+        steps.push(Step::ModelEdit);
+    }
+    steps
+}
+
+fn usual_steps(class: Class, slow_start: bool) -> Vec<Step> {
     use Step::*;
     match class {
         Class::OomKilled => vec![RaiseMemory, ModelEdit],
@@ -56,16 +71,11 @@ pub async fn choose<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Resul
     let d = req.diagnosis;
     let mut reasons: Vec<String> = Vec::new();
     let mut tried: Vec<String> = Vec::new();
-    let mut asked_model = false;
-    for step in steps(d.root_cause.class, evidence::slow_start(d)) {
+    for step in steps(req) {
         let attempt = match step {
             Step::ModelEdit => match req.model {
                 None => continue,
-                Some(_) if asked_model => continue,
-                Some(config) => {
-                    asked_model = true;
-                    model_edit::plan(w, req, config).await?
-                }
+                Some(config) => model_edit::plan(w, req, config).await?,
             },
             Step::Revert => revert::plan(w, req).await?,
             Step::RevertImage => image::plan(w, req).await?,

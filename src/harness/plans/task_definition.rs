@@ -38,6 +38,8 @@ pub enum Origin {
         path: String,
         indent: String,
         trailing_newline: bool,
+        /// Lines end in `\r\n` (a file written on Windows): written back the same way.
+        crlf: bool,
     },
     /// Registered through the ECS API in the lower environment.
     Ecs { cluster: String, service: String },
@@ -107,6 +109,7 @@ impl TaskDef {
                 path: path.to_string(),
                 indent: indentation(text).to_string(),
                 trailing_newline: text.ends_with('\n'),
+                crlf: text.contains("\r\n"),
             },
         })
     }
@@ -243,10 +246,14 @@ impl TaskDef {
                 path,
                 indent,
                 trailing_newline,
+                crlf,
             } => {
                 let mut content = self.doc.render(&indent);
                 if trailing_newline {
                     content.push('\n');
+                }
+                if crlf {
+                    content = content.replace('\n', "\r\n");
                 }
                 Change::Files {
                     edits: vec![FileEdit {
