@@ -96,10 +96,19 @@ async fn cpu_is_raised_only_when_the_memory_needs_it() {
 
 #[tokio::test]
 async fn at_the_ceiling_nothing_is_raised_and_the_key_is_named() {
+    // Two raises did not hold; the third would pass the ceiling.
     let w = World::new(&[(TASK_DEF, &fargate("1024", "4096"))]);
-    let why = no_fix(decide(&w, &oom(), &config("max_memory_mib: 4096\n"), &[]).await);
+    let failed = [
+        "infra:oom_killed:payments-api/memory=2048",
+        "infra:oom_killed:payments-api/memory=4096",
+    ];
+    let why = no_fix(decide(&w, &oom(), &config("max_memory_mib: 4096\n"), &failed).await);
     assert!(why.contains("`max_memory_mib: 4096`"), "{why}");
     assert!(why.contains(".github/fixpoint.yml"), "{why}");
+    assert!(
+        why.contains("tried and did not hold: infra:oom_killed:payments-api/memory=2048; infra:oom_killed:payments-api/memory=4096"),
+        "{why}"
+    );
 
     // Under a ceiling that twice does not fit, half again does.
     let w = World::new(&[(TASK_DEF, &fargate("1024", "4096"))]);

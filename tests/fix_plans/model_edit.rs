@@ -30,15 +30,19 @@ pub async fn model() -> (ModelServer, ModelConfig) {
 }
 
 async fn model_timing_out_after(seconds: &str) -> (ModelServer, ModelConfig) {
+    model_with(&[("FIXPOINT_LLM_TIMEOUT_SECS", seconds)]).await
+}
+
+async fn model_with(extra: &[(&str, &str)]) -> (ModelServer, ModelConfig) {
     let server = ModelServer::start().await;
     let vars: HashMap<String, String> = [
         ("FIXPOINT_LLM_PROVIDER", "openai"),
         ("FIXPOINT_LLM_BASE_URL", &format!("{}/v1", server.url())),
         ("FIXPOINT_LLM_MODEL", "gpt-4.1-mini"),
         ("FIXPOINT_LLM_API_KEY", "test-key-openai-123"),
-        ("FIXPOINT_LLM_TIMEOUT_SECS", seconds),
     ]
     .iter()
+    .chain(extra)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let config = ModelConfig::from_vars(&vars).unwrap().unwrap();
@@ -260,4 +264,23 @@ async fn after_a_model_edit_that_did_not_hold_the_revert_goes_first() {
         "{:#?}",
         p.notes
     );
+}
+
+#[tokio::test]
+async fn a_large_file_is_cut_to_the_models_prompt_budget() {
+    let (server, config) = model_with(&[("FIXPOINT_LLM_MAX_PROMPT_TOKENS", "2000")]).await;
+    server.script([edit(PATH, SEARCH, REPLACE)]);
+    // A generated 60,000-character module with the bad line in the middle.
+    let filler = "// generated: do not edit\n".repeat(1200);
+    let big = format!("{filler}{BAD_JS}{filler}");
+    let w = world().at_head(PATH, Some(&big));
+    let p = plan(decide_with(&w, &config).await);
+    assert_eq!(p.kind, PlanKind::ModelEdit);
+    let user = &server.requests()[0].contents("user")[0];
+    assert!(
+        user.chars().count() < 8_000,
+        "{} characters",
+        user.chars().count()
+    );
+    assert!(user.contains("characters cut"), "the cut is marked");
 }

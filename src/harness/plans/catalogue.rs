@@ -70,7 +70,8 @@ pub async fn choose<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Resul
     }
     let d = req.diagnosis;
     let mut reasons: Vec<String> = Vec::new();
-    let mut tried: Vec<String> = Vec::new();
+    // (summary, fingerprint) of the fixes made again this time that failed before.
+    let mut tried: Vec<(String, String)> = Vec::new();
     for step in steps(req) {
         let attempt = match step {
             Step::ModelEdit => match req.model {
@@ -88,12 +89,14 @@ pub async fn choose<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Resul
         match attempt {
             Attempt::Plan(plan) if req.failed.contains(&plan.fingerprint) => {
                 tracing::info!(fingerprint = %plan.fingerprint, "plan failed before; next");
-                tried.push(format!("“{}” ({})", plan.summary, plan.fingerprint));
+                tried.push((plan.summary, plan.fingerprint));
             }
             Attempt::Plan(mut plan) => {
                 let mut notes: Vec<String> = tried
                     .iter()
-                    .map(|t| format!("already tried and did not hold: {t}"))
+                    .map(|(summary, f)| {
+                        format!("already tried and did not hold: “{summary}” ({f})")
+                    })
                     .collect();
                 notes.append(&mut reasons);
                 notes.append(&mut plan.notes);
@@ -109,8 +112,19 @@ pub async fn choose<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Resul
         d.root_cause.class.as_str(),
         d.root_cause.node
     );
-    if !tried.is_empty() {
-        why.push_str(&format!("; tried and did not hold: {}", tried.join("; ")));
+    // Every fix that failed, those no step made again this time by fingerprint alone.
+    let mut listed: Vec<String> = tried
+        .iter()
+        .map(|(summary, f)| format!("“{summary}” ({f})"))
+        .collect();
+    listed.extend(
+        req.failed
+            .iter()
+            .filter(|f| !tried.iter().any(|(_, t)| t == *f))
+            .cloned(),
+    );
+    if !listed.is_empty() {
+        why.push_str(&format!("; tried and did not hold: {}", listed.join("; ")));
     }
     if !reasons.is_empty() {
         why.push_str(&format!("; {}", reasons.join("; ")));

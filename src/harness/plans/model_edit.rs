@@ -44,7 +44,9 @@ pub(super) async fn plan<W: Workspace>(
     req: &PlanRequest<'_>,
     config: &ModelConfig,
 ) -> anyhow::Result<Attempt> {
-    let mut turns = vec![model_context::prompt(w, req).await?];
+    // Characters / 4 estimates tokens, as the diagnosis prompt's budget does.
+    let budget = config.max_prompt_tokens.saturating_mul(4);
+    let mut turns = vec![model_context::prompt(w, req, budget).await?];
     let mut misses: Vec<String> = Vec::new();
     for _ in 0..2 {
         let text = match crate::diagnose::llm::ask_text(config, model_context::SYSTEM, &turns).await
