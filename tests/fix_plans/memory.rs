@@ -199,3 +199,44 @@ fn fargate_sizes_are_the_documented_table() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_task_definition_that_is_not_json_is_named_with_the_fix() {
+    let w = World::new(&[(TASK_DEF, "{\n  \"family\": \"payments-api\",\n")]);
+    let why = no_fix(decide(&w, &oom(), &config(""), &[]).await);
+    assert!(
+        why.contains("task-definition.json is not valid JSON"),
+        "{why}"
+    );
+    assert!(
+        why.contains("register-task-definition --cli-input-json"),
+        "{why}"
+    );
+
+    // A configured path Fixpoint may never write is refused before it is read.
+    let w = World::new(&[(TASK_DEF, &fixture("fargate-task-definition.json"))]);
+    let config = config("task_definition: .github/workflows/taskdef.json\n");
+    let why = no_fix(decide(&w, &oom(), &config, &[]).await);
+    assert!(why.contains("names a file Fixpoint may not write"), "{why}");
+}
+
+#[tokio::test]
+async fn github_not_answering_is_an_error_to_retry_not_a_decision() {
+    let mut w = World::new(&[(TASK_DEF, &fixture("fargate-task-definition.json"))]);
+    w.unreachable = true;
+    let head = sha(HEAD);
+    let (d, config) = (oom(), config(""));
+    let req = fixpoint::harness::plans::PlanRequest {
+        service: SERVICE,
+        diagnosis: &d,
+        config: &config,
+        head: &head,
+        failed: &[],
+        ecs: None,
+        model: None,
+    };
+    let e = fixpoint::harness::plans::choose(&w, &req)
+        .await
+        .expect_err("no decision is made from a repository that could not be read");
+    assert!(format!("{e:#}").contains("502 Bad Gateway"), "{e:#}");
+}

@@ -71,6 +71,13 @@ pub async fn locate<W: Workspace>(
         Some(path) => vec![path],
         None => USUAL_PATHS.to_vec(),
     };
+    if let Some(path) = configured
+        && let Err(e) = crate::github::guard::check_writable_path("edit the task definition", path)
+    {
+        return Ok(Located::Invalid(format!(
+            "`task_definition: {path}` in .github/fixpoint.yml names a file Fixpoint may not write ({e}); point it at the task definition file"
+        )));
+    }
     for path in paths {
         let Some(text) = w.read(path, at).await? else {
             continue;
