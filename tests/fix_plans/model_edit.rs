@@ -72,10 +72,12 @@ async fn decide_after(w: &World, model: &ModelConfig, failed: &[&str]) -> PlanDe
         .expect("the in-memory workspace always answers")
 }
 
+/// An answer as models write them: the schema's fields, and one it did not ask for.
 pub fn edit(path: &str, search: &str, replace: &str) -> Reply {
     Reply::json(json!({
         "summary": "call the gateway with the card, as before the refactor",
-        "edits": [{"path": path, "search": search, "replace": replace}]
+        "edits": [{"path": path, "search": search, "replace": replace}],
+        "confidence": 0.8
     }))
 }
 
