@@ -49,6 +49,16 @@ async fn oom_on_fargate_doubles_task_and_container_memory_and_changes_nothing_el
 }
 
 #[tokio::test]
+async fn a_file_written_on_windows_keeps_its_line_endings() {
+    let file = fixture("fargate-task-definition.json").replace('\n', "\r\n");
+    let w = World::new(&[(TASK_DEF, &file)]);
+    let p = plan(decide(&w, &oom(), &config(""), &[]).await);
+    let (_, text) = only_file(&p);
+    assert_eq!(text.matches("\r\n").count(), file.matches("\r\n").count());
+    assert_eq!(changed_lines(&file, text).len(), 2);
+}
+
+#[tokio::test]
 async fn a_raise_that_did_not_hold_is_followed_by_a_bigger_one_never_the_same() {
     // Iteration 1 raised 512 → 1024 and the tasks were still OOM-killed at 1024.
     let w = World::new(&[(TASK_DEF, &fargate("256", "512"))])
@@ -86,10 +96,19 @@ async fn cpu_is_raised_only_when_the_memory_needs_it() {
 
 #[tokio::test]
 async fn at_the_ceiling_nothing_is_raised_and_the_key_is_named() {
+    // Two raises did not hold; the third would pass the ceiling.
     let w = World::new(&[(TASK_DEF, &fargate("1024", "4096"))]);
-    let why = no_fix(decide(&w, &oom(), &config("max_memory_mib: 4096\n"), &[]).await);
+    let failed = [
+        "infra:oom_killed:payments-api/memory=2048",
+        "infra:oom_killed:payments-api/memory=4096",
+    ];
+    let why = no_fix(decide(&w, &oom(), &config("max_memory_mib: 4096\n"), &failed).await);
     assert!(why.contains("`max_memory_mib: 4096`"), "{why}");
     assert!(why.contains(".github/fixpoint.yml"), "{why}");
+    assert!(
+        why.contains("tried and did not hold: infra:oom_killed:payments-api/memory=2048; infra:oom_killed:payments-api/memory=4096"),
+        "{why}"
+    );
 
     // Under a ceiling that twice does not fit, half again does.
     let w = World::new(&[(TASK_DEF, &fargate("1024", "4096"))]);
@@ -179,4 +198,45 @@ fn fargate_sizes_are_the_documented_table() {
             "at least half again: {m} from {memory}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_task_definition_that_is_not_json_is_named_with_the_fix() {
+    let w = World::new(&[(TASK_DEF, "{\n  \"family\": \"payments-api\",\n")]);
+    let why = no_fix(decide(&w, &oom(), &config(""), &[]).await);
+    assert!(
+        why.contains("task-definition.json is not valid JSON"),
+        "{why}"
+    );
+    assert!(
+        why.contains("register-task-definition --cli-input-json"),
+        "{why}"
+    );
+
+    // A configured path Fixpoint may never write is refused before it is read.
+    let w = World::new(&[(TASK_DEF, &fixture("fargate-task-definition.json"))]);
+    let config = config("task_definition: .github/workflows/taskdef.json\n");
+    let why = no_fix(decide(&w, &oom(), &config, &[]).await);
+    assert!(why.contains("names a file Fixpoint may not write"), "{why}");
+}
+
+#[tokio::test]
+async fn github_not_answering_is_an_error_to_retry_not_a_decision() {
+    let mut w = World::new(&[(TASK_DEF, &fixture("fargate-task-definition.json"))]);
+    w.unreachable = true;
+    let head = sha(HEAD);
+    let (d, config) = (oom(), config(""));
+    let req = fixpoint::harness::plans::PlanRequest {
+        service: SERVICE,
+        diagnosis: &d,
+        config: &config,
+        head: &head,
+        failed: &[],
+        ecs: None,
+        model: None,
+    };
+    let e = fixpoint::harness::plans::choose(&w, &req)
+        .await
+        .expect_err("no decision is made from a repository that could not be read");
+    assert!(format!("{e:#}").contains("502 Bad Gateway"), "{e:#}");
 }

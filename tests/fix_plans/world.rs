@@ -43,6 +43,8 @@ pub struct World {
     pub last_good: Option<String>,
     pub last_good_task_definition: Option<Value>,
     pub current_task_definition: Option<Value>,
+    /// GitHub does not answer (a 502, a timeout): every read fails.
+    pub unreachable: bool,
     /// Every (path, commit) read, to show what the plans looked at.
     pub reads: Mutex<Vec<(String, String)>>,
 }
@@ -82,6 +84,9 @@ impl World {
 
 impl Workspace for World {
     async fn read(&self, path: &str, at: &CommitSha) -> anyhow::Result<Option<String>> {
+        if self.unreachable {
+            anyhow::bail!("cannot read {path}: GitHub answered 502 Bad Gateway");
+        }
         self.reads
             .lock()
             .unwrap()

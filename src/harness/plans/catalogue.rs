@@ -31,8 +31,23 @@ enum Step {
     Revert,
 }
 
-/// The fixes for `class`, first to last (docs/root-causes.md gives the same order).
-fn steps(class: Class, slow_start: bool) -> Vec<Step> {
+/// The fixes for `req`'s cause, first to last (docs/root-causes.md gives the same order).
+/// Once a model edit for the cause failed, the rules' fixes go before the model: each of its
+/// edits has a new fingerprint, so it could otherwise be asked again and again.
+fn steps(req: &PlanRequest<'_>) -> Vec<Step> {
+    let mut steps = usual_steps(
+        req.diagnosis.root_cause.class,
+        evidence::slow_start(req.diagnosis),
+    );
+    let model_failed = fingerprint(ActionKind::Code, req, "edit=");
+    if req.failed.iter().any(|f| f.starts_with(&model_failed)) {
+        steps.retain(|s| *s != Step::ModelEdit);
+        steps.push(Step::ModelEdit);
+    }
+    steps
+}
+
+fn usual_steps(class: Class, slow_start: bool) -> Vec<Step> {
     use Step::*;
     match class {
         Class::OomKilled => vec![RaiseMemory, ModelEdit],
@@ -55,17 +70,13 @@ pub async fn choose<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Resul
     }
     let d = req.diagnosis;
     let mut reasons: Vec<String> = Vec::new();
-    let mut tried: Vec<String> = Vec::new();
-    let mut asked_model = false;
-    for step in steps(d.root_cause.class, evidence::slow_start(d)) {
+    // (summary, fingerprint) of the fixes made again this time that failed before.
+    let mut tried: Vec<(String, String)> = Vec::new();
+    for step in steps(req) {
         let attempt = match step {
             Step::ModelEdit => match req.model {
                 None => continue,
-                Some(_) if asked_model => continue,
-                Some(config) => {
-                    asked_model = true;
-                    model_edit::plan(w, req, config).await?
-                }
+                Some(config) => model_edit::plan(w, req, config).await?,
             },
             Step::Revert => revert::plan(w, req).await?,
             Step::RevertImage => image::plan(w, req).await?,
@@ -78,12 +89,14 @@ pub async fn choose<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Resul
         match attempt {
             Attempt::Plan(plan) if req.failed.contains(&plan.fingerprint) => {
                 tracing::info!(fingerprint = %plan.fingerprint, "plan failed before; next");
-                tried.push(format!("“{}” ({})", plan.summary, plan.fingerprint));
+                tried.push((plan.summary, plan.fingerprint));
             }
             Attempt::Plan(mut plan) => {
                 let mut notes: Vec<String> = tried
                     .iter()
-                    .map(|t| format!("already tried and did not hold: {t}"))
+                    .map(|(summary, f)| {
+                        format!("already tried and did not hold: “{summary}” ({f})")
+                    })
                     .collect();
                 notes.append(&mut reasons);
                 notes.append(&mut plan.notes);
@@ -99,8 +112,19 @@ pub async fn choose<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Resul
         d.root_cause.class.as_str(),
         d.root_cause.node
     );
-    if !tried.is_empty() {
-        why.push_str(&format!("; tried and did not hold: {}", tried.join("; ")));
+    // Every fix that failed, those no step made again this time by fingerprint alone.
+    let mut listed: Vec<String> = tried
+        .iter()
+        .map(|(summary, f)| format!("“{summary}” ({f})"))
+        .collect();
+    listed.extend(
+        req.failed
+            .iter()
+            .filter(|f| !tried.iter().any(|(_, t)| t == *f))
+            .cloned(),
+    );
+    if !listed.is_empty() {
+        why.push_str(&format!("; tried and did not hold: {}", listed.join("; ")));
     }
     if !reasons.is_empty() {
         why.push_str(&format!("; {}", reasons.join("; ")));

@@ -5,12 +5,15 @@
 use super::evidence::{named_files, names_file};
 use super::revert::since_good;
 use super::{PlanRequest, Workspace, short_sha};
+use crate::diagnose::llm::budget::shorten;
 use crate::diagnose::llm::fence::fence;
 
 /// Files shown whole (or cut) to the model.
 const MAX_FILES: usize = 6;
-/// Characters of one file or one diff shown.
+/// Characters of one file or one diff shown, at most.
 const MAX_FILE_CHARS: usize = 12_000;
+/// A file or diff is never cut below this: less says too little to edit by.
+const MIN_SHARE_CHARS: usize = 1_500;
 /// Context lines around a change in the diff.
 const CONTEXT: usize = 3;
 
@@ -25,8 +28,14 @@ copied exactly from that file, occurring exactly once in it\", \"replace\": \"th
 replaces it\"}]}. Keep edits few and small. Never edit files under .github/workflows/, and \
 never write a secret, key, token or password.";
 
-/// The first user turn: the diagnosis, the named files, the diff since last good.
-pub(super) async fn prompt<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::Result<String> {
+/// The first user turn: the diagnosis, the named files, the diff since last good, within
+/// `budget` characters (the model's prompt budget): files and diffs share what the
+/// diagnosis leaves, each cut to its share.
+pub(super) async fn prompt<W: Workspace>(
+    w: &W,
+    req: &PlanRequest<'_>,
+    budget: usize,
+) -> anyhow::Result<String> {
     let d = req.diagnosis;
     let mut out = format!(
         "Service: {}. Root cause class: {} at {} (confidence {:.2}).\n\nDiagnosis:\n{}\n",
@@ -49,13 +58,25 @@ pub(super) async fn prompt<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow
         .map(|s| s.changed.iter().map(|f| f.filename.clone()).collect())
         .unwrap_or_default();
     let files = named_repo_files(w, req, &changed).await?;
+    let mut diffs: Vec<(String, String)> = Vec::new();
+    if let Some(since) = &since {
+        for file in since.targets().iter().take(MAX_FILES) {
+            let old_path = file.previous_filename.as_deref().unwrap_or(&file.filename);
+            let old = w.read(old_path, &since.good).await?.unwrap_or_default();
+            let new = w.read(&file.filename, req.head).await?.unwrap_or_default();
+            diffs.push((file.filename.clone(), diff(&old, &new)));
+        }
+    }
+    let items = (files.len() + diffs.len()).max(1);
+    let share = (budget.saturating_sub(SYSTEM.len() + out.len()) / items)
+        .clamp(MIN_SHARE_CHARS, MAX_FILE_CHARS);
     if !files.is_empty() {
         out.push_str(&format!(
             "\nFiles the stack traces name, at {}:\n",
             short_sha(req.head)
         ));
         for (path, text) in &files {
-            out.push_str(&fence(&format!("file:{path}"), None, &cut(text)));
+            out.push_str(&fence(&format!("file:{path}"), None, &shorten(text, share)));
             out.push('\n');
         }
     }
@@ -65,16 +86,8 @@ pub(super) async fn prompt<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow
             short_sha(&since.good),
             since.changed.len()
         ));
-        for file in since.targets().iter().take(MAX_FILES) {
-            let old_path = file.previous_filename.as_deref().unwrap_or(&file.filename);
-            let old = w.read(old_path, &since.good).await?.unwrap_or_default();
-            let new = w.read(&file.filename, req.head).await?.unwrap_or_default();
-            let diff = diff(&old, &new);
-            out.push_str(&fence(
-                &format!("diff:{}", file.filename),
-                None,
-                &cut(&diff),
-            ));
+        for (path, diff) in &diffs {
+            out.push_str(&fence(&format!("diff:{path}"), None, &shorten(diff, share)));
             out.push('\n');
         }
     }
@@ -107,10 +120,6 @@ async fn named_repo_files<W: Workspace>(
         }
     }
     Ok(out)
-}
-
-fn cut(text: &str) -> String {
-    crate::diagnose::llm::budget::shorten(text, MAX_FILE_CHARS)
 }
 
 /// A one-hunk line diff: what lies between the common first and last lines, with a little

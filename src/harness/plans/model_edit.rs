@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::catalogue::{Attempt, fingerprint};
@@ -24,15 +24,14 @@ pub const MAX_EDITS: usize = 20;
 /// The most text (search + replace, bytes) one answer may carry.
 pub const MAX_EDIT_BYTES: usize = 64 * 1024;
 
+/// Fields beyond these (an `explanation`, say) are ignored, not refused.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Answer {
     summary: String,
     edits: Vec<Edit>,
 }
 
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize)]
 struct Edit {
     path: String,
     search: String,
@@ -44,7 +43,9 @@ pub(super) async fn plan<W: Workspace>(
     req: &PlanRequest<'_>,
     config: &ModelConfig,
 ) -> anyhow::Result<Attempt> {
-    let mut turns = vec![model_context::prompt(w, req).await?];
+    // Characters / 4 estimates tokens, as the diagnosis prompt's budget does.
+    let budget = config.max_prompt_tokens.saturating_mul(4);
+    let mut turns = vec![model_context::prompt(w, req, budget).await?];
     let mut misses: Vec<String> = Vec::new();
     for _ in 0..2 {
         let text = match crate::diagnose::llm::ask_text(config, model_context::SYSTEM, &turns).await
@@ -125,6 +126,13 @@ async fn check<W: Workspace>(
     for (i, edit) in answer.edits.iter().enumerate() {
         let n = i + 1;
         let path = edit.path.trim_start_matches("./").to_string();
+        // The model's path is quoted in notes people read: only a short plain one.
+        if path.len() > 200 || path.chars().any(char::is_control) {
+            problems.push(format!(
+                "edit {n}: the path is not a plain repository path (at most 200 characters, no control characters)"
+            ));
+            continue;
+        }
         if let Err(e) = crate::github::guard::check_writable_path("model edit", &path) {
             problems.push(format!("edit {n}: {e}"));
             continue;

@@ -127,7 +127,7 @@ pub(super) async fn plan<W: Workspace>(w: &W, req: &PlanRequest<'_>) -> anyhow::
     }
     if edits.is_empty() {
         return Ok(Attempt::Skip(format!(
-            "nothing is reverted: the only changes since {} are workflow files, which a person must revert: {}",
+            "nothing is reverted: what changed since {} is in workflow files, which a person must revert: {}",
             short_sha(good),
             workflows.join(", ")
         )));

@@ -38,6 +38,8 @@ pub enum Origin {
         path: String,
         indent: String,
         trailing_newline: bool,
+        /// Lines end in `\r\n` (a file written on Windows): written back the same way.
+        crlf: bool,
     },
     /// Registered through the ECS API in the lower environment.
     Ecs { cluster: String, service: String },
@@ -69,6 +71,13 @@ pub async fn locate<W: Workspace>(
         Some(path) => vec![path],
         None => USUAL_PATHS.to_vec(),
     };
+    if let Some(path) = configured
+        && let Err(e) = crate::github::guard::check_writable_path("edit the task definition", path)
+    {
+        return Ok(Located::Invalid(format!(
+            "`task_definition: {path}` in .github/fixpoint.yml names a file Fixpoint may not write ({e}); point it at the task definition file"
+        )));
+    }
     for path in paths {
         let Some(text) = w.read(path, at).await? else {
             continue;
@@ -107,6 +116,7 @@ impl TaskDef {
                 path: path.to_string(),
                 indent: indentation(text).to_string(),
                 trailing_newline: text.ends_with('\n'),
+                crlf: text.contains("\r\n"),
             },
         })
     }
@@ -243,10 +253,14 @@ impl TaskDef {
                 path,
                 indent,
                 trailing_newline,
+                crlf,
             } => {
                 let mut content = self.doc.render(&indent);
                 if trailing_newline {
                     content.push('\n');
+                }
+                if crlf {
+                    content = content.replace('\n', "\r\n");
                 }
                 Change::Files {
                     edits: vec![FileEdit {
