@@ -111,8 +111,18 @@ impl TestApp {
     }
 
     pub async fn start_with(github: FakeGitHub) -> TestApp {
+        Self::start_with_settings(github, Default::default()).await
+    }
+
+    /// As `start_with`, with the workers' settings (e.g. an outbound policy that lets the
+    /// sweep reach the loopback stand-ins).
+    pub async fn start_with_settings(
+        github: FakeGitHub,
+        settings: fixpoint::config::Settings,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = config_for(&github, dir.path());
+        let mut config = config_for(&github, dir.path());
+        config.settings = settings;
         let clock = ManualClock::new();
         let shared: SharedClock = clock.clone();
         let store = Store::connect_with_clock(&config.database_url, shared)

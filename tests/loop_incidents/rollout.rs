@@ -1,0 +1,98 @@
+//! The fix's deploy goes wrong after CI: the circuit breaker fails the rollout, or rolls the
+//! service back to the old revision, which ends "stable". Neither is a fix.
+
+use fixpoint::domain::LoopStatus;
+
+use crate::story::*;
+use crate::support::lower_env::ServiceNeeds;
+
+fn oom_story_needs() -> ServiceNeeds {
+    ServiceNeeds::new(CLUSTER, SERVICE)
+        .memory(900)
+        .variables(&["DATABASE_URL", "PAYMENTS_API_KEY"])
+}
+
+fn at(memory: u32) -> Vec<(String, String)> {
+    tree(
+        task_definition(memory, &["DATABASE_URL"], &["PAYMENTS_API_KEY"]),
+        rates(false),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_circuit_breaker_failure_fails_the_iteration() {
+    let story = Story::begin(
+        oom_story_needs(),
+        at(512),
+        at(512),
+        config("max_iterations: 1\n"),
+    )
+    .await;
+    story.env.never_heals();
+    let ended = story.run_loop().await;
+
+    assert_eq!(
+        ended.status,
+        LoopStatus::StoppedAtLimit,
+        "{:?}",
+        ended.status_reason
+    );
+    let history = story.history().await;
+    let result = history[0]["result"].as_str().unwrap_or_default();
+    assert!(result.contains("rollout failed"), "{result}");
+    assert!(story.app.github.pull_requests(REPO).is_empty());
+    story.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_rollback_to_the_old_revision_is_not_mistaken_for_a_fix() {
+    let story = Story::begin(
+        oom_story_needs(),
+        at(512),
+        at(512),
+        config("max_iterations: 1\n"),
+    )
+    .await;
+    story.env.never_heals();
+    story.env.rollback_silently();
+    let ended = story.run_loop().await;
+
+    assert_eq!(
+        ended.status,
+        LoopStatus::StoppedAtLimit,
+        "{:?}",
+        ended.status_reason
+    );
+    let history = story.history().await;
+    let result = history[0]["result"].as_str().unwrap_or_default();
+    assert!(
+        result.contains("rolled back") || result.contains("rollout failed"),
+        "{result}"
+    );
+    assert!(story.app.github.pull_requests(REPO).is_empty());
+    story.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_named_cluster_is_refused_below_the_planner() {
+    let needs = ServiceNeeds::new("production", SERVICE)
+        .memory(900)
+        .variables(&["DATABASE_URL", "PAYMENTS_API_KEY"]);
+    let story = Story::begin(needs, at(512), at(512), config("")).await;
+    let ended = story.run_loop().await;
+
+    assert_eq!(
+        ended.status,
+        LoopStatus::Failed,
+        "{:?}",
+        ended.status_reason
+    );
+    let why = ended.status_reason.unwrap_or_default();
+    assert!(
+        why.contains("cluster `production` means production"),
+        "{why}"
+    );
+    assert_eq!(story.commits_made(), 0);
+    assert!(story.env.ecs_writes().is_empty());
+    story.app.stop().await;
+}

@@ -1,0 +1,259 @@
+//! payments-api on staging, as the loop meets it: a repository with its fixpoint.yml, its map
+//! and its task definition on the fake GitHub, a lower environment that heals only when what
+//! was deployed is right, and Fixpoint running against both on a test clock.
+
+use std::time::Duration;
+
+use fixpoint::config::Settings;
+use fixpoint::domain::InvestigationStatus;
+use fixpoint::store::loops::LoopRow;
+use serde_json::{Value, json};
+
+use crate::support::fake_github::{FakeGitHub, Job, Step, WorkflowRun};
+use crate::support::lower_env::{DEPLOY, LowerEnv, ServiceNeeds, WORKFLOW};
+use crate::support::{TestApp, webhooks};
+
+pub const REPO: &str = "acme/payments-api";
+pub const INSTALLATION: u64 = 4242;
+pub const CLUSTER: &str = "staging";
+pub const SERVICE: &str = "payments-api";
+pub const FAILED_RUN: u64 = 9001;
+pub const BRANCH: &str = "fixpoint/payments-api-9001";
+pub const WORKFLOW_FILE: &str = "deploy-to-staging.yml";
+pub const BUG_FILE: &str = "src/rates.rs";
+pub const BUG_LINE: &str = "let rate = rates.get(\"EUR\").unwrap();";
+
+/// The repository's fixpoint.yml: the deploy workflow, the map, the task definition file,
+/// a one-minute soak; `extra` adds keys.
+pub fn config(extra: &str) -> String {
+    format!(
+        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\ntask_definition: task-definition.json\nverify:\n  soak_s: 60\n{extra}"
+    )
+}
+
+/// The service's map: its ECS service, its logs and its health endpoint.
+pub fn map(health_url: &str, cluster: &str) -> String {
+    format!(
+        "service: {SERVICE}\nenvironment: staging\nrepo: {REPO}\necs: {{cluster: {cluster}, service: {SERVICE}}}\nlogs: {{group: /ecs/{SERVICE}}}\nupstream:\n  - {{name: payments-api-health, type: http, skill: http-health, url: \"{health_url}\"}}\n"
+    )
+}
+
+/// The task definition file, as the deploy action renders it.
+pub fn task_definition(memory: u32, environment: &[&str], secrets: &[&str]) -> String {
+    let image = ServiceNeeds::new(CLUSTER, SERVICE).image;
+    let environment: Vec<Value> = environment
+        .iter()
+        .map(|n| json!({"name": n, "value": format!("value-of-{n}")}))
+        .collect();
+    let secrets: Vec<Value> = secrets
+        .iter()
+        .map(|n| json!({"name": n, "valueFrom": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-api/{n}-Ab12Cd")}))
+        .collect();
+    let file = json!({
+        "family": SERVICE,
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "512",
+        "memory": memory.to_string(),
+        "executionRoleArn": "arn:aws:iam::123456789012:role/payments-api-execution",
+        "containerDefinitions": [{
+            "name": "web",
+            "image": image,
+            "essential": true,
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+            "environment": environment,
+            "secrets": secrets,
+        }]
+    });
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&file).expect("a task definition serialises")
+    )
+}
+
+/// The rates module; `with_bug` keeps the line that crashes start-up.
+pub fn rates(with_bug: bool) -> String {
+    let lookup = if with_bug {
+        BUG_LINE
+    } else {
+        "let rate = rates.get(\"EUR\").copied().unwrap_or(Rate::ONE);"
+    };
+    format!(
+        "use crate::Rate;\n\npub fn start(rates: &Rates) -> Rate {{\n    // Rates are loaded at start-up.\n    {lookup}\n    rate\n}}\n"
+    )
+}
+
+/// A tree of the service: its task definition file and its rates module.
+pub fn tree(task_definition: String, rates: String) -> Vec<(String, String)> {
+    vec![
+        ("task-definition.json".to_string(), task_definition),
+        (BUG_FILE.to_string(), rates),
+    ]
+}
+
+fn borrowed(tree: &[(String, String)]) -> Vec<(&str, &str)> {
+    tree.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect()
+}
+
+/// One incident: the world, the repository and the App.
+pub struct Story {
+    pub env: LowerEnv,
+    pub app: TestApp,
+    pub good_sha: String,
+    pub failing_sha: String,
+}
+
+impl Story {
+    /// The service ran `last_good` for hours; `failing` was pushed and its deploy went red.
+    /// Fixpoint receives the red run's webhook.
+    pub async fn begin(
+        needs: ServiceNeeds,
+        last_good: Vec<(String, String)>,
+        failing: Vec<(String, String)>,
+        config: String,
+    ) -> Story {
+        let cluster = needs.cluster.clone();
+        let env = LowerEnv::start(
+            needs,
+            fixpoint::clock::system(),
+            &borrowed(&last_good),
+            &borrowed(&failing),
+        )
+        .await;
+        let github = FakeGitHub::start().await;
+        github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
+        let map = map(env.health_url(), &cluster);
+        let mut good: Vec<(&str, Option<&str>)> = last_good
+            .iter()
+            .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+            .collect();
+        good.push((".github/fixpoint.yml", Some(config.as_str())));
+        good.push(("topology/payments-api.yaml", Some(map.as_str())));
+        // History is arranged before CI follows the repository: these pushes deploy nothing.
+        let good_sha = github.push(REPO, "main", &good);
+        github.add_workflow_run(
+            REPO,
+            WorkflowRun::new(8990, WORKFLOW)
+                .head_sha(&good_sha)
+                .conclusion("success"),
+        );
+        let bad: Vec<(&str, Option<&str>)> = failing
+            .iter()
+            .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+            .collect();
+        let failing_sha = github.push(REPO, "main", &bad);
+        github.add_workflow_run(
+            REPO,
+            WorkflowRun::new(FAILED_RUN, WORKFLOW)
+                .head_sha(&failing_sha)
+                .conclusion("failure")
+                .job(
+                    Job::new(1, "deploy")
+                        .step(Step::succeeded("Build"))
+                        .step(
+                            Step::failed(DEPLOY)
+                                .log("Waiter ServicesStable failed: Max attempts exceeded"),
+                        )
+                        .conclusion("failure"),
+                ),
+        );
+        let app = TestApp::start_with_settings(github, local_settings()).await;
+        env.keep_time_with(app.clock.clone());
+        env.follow(&app.github, REPO);
+        let mut hook = webhooks::failed_deploy(REPO, FAILED_RUN, 1, INSTALLATION);
+        hook["workflow_run"]["head_sha"] = failing_sha.clone().into();
+        hook["workflow_run"]["path"] = format!(".github/workflows/{WORKFLOW_FILE}").into();
+        hook["workflow_run"]["name"] = WORKFLOW.into();
+        let answer = app
+            .deliver("workflow_run", "incident-1", &webhooks::bytes(&hook))
+            .await;
+        assert_eq!(answer.status(), 202, "the red deploy's webhook is stored");
+        Story {
+            env,
+            app,
+            good_sha,
+            failing_sha,
+        }
+    }
+
+    /// Runs the App until its loop ends: the queue settles, then the clock moves a poll
+    /// interval (CI and rollouts are waited on by snoozing). Returns the loop as it ended.
+    pub async fn run_loop(&self) -> LoopRow<Value> {
+        for _ in 0..120 {
+            self.app.settle().await;
+            let loops = self.app.store.loops().await.expect("loops read");
+            if let Some(l) = loops.first()
+                && !l.status.is_open()
+            {
+                return l.clone();
+            }
+            let ended_early = self
+                .app
+                .store
+                .investigations()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|i| {
+                    matches!(
+                        i.status,
+                        InvestigationStatus::NotStarted | InvestigationStatus::Failed
+                    )
+                });
+            if let Some(i) = ended_early {
+                panic!("the investigation ended without a loop: {i:?}");
+            }
+            // Past the loop's poll: its snoozed job is due; wait for that run to end.
+            self.app.clock.advance(Duration::from_secs(30));
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.app.job_ended("fix_loop"),
+            )
+            .await;
+        }
+        panic!(
+            "the loop did not end: {:?}",
+            self.app.store.loops().await.unwrap()
+        );
+    }
+
+    /// The task definition file on the loop's branch.
+    pub fn branch_file(&self, path: &str) -> String {
+        let bytes = self
+            .app
+            .github
+            .file_at(REPO, BRANCH, path)
+            .unwrap_or_else(|| panic!("{path} is not on {BRANCH}"));
+        String::from_utf8(bytes).expect("UTF-8")
+    }
+
+    /// Commits Fixpoint made (each `POST /git/commits` it sent).
+    pub fn commits_made(&self) -> usize {
+        self.app
+            .github
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/git/commits"))
+            .count()
+    }
+
+    /// The loop's debug history, as stored with the investigation.
+    pub async fn history(&self) -> Vec<Value> {
+        let loops = self.app.store.loops().await.unwrap();
+        let state = &loops.first().expect("a loop").state;
+        state["history"]["history"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// What Fixpoint may reach in the tests: loopback.
+pub fn local_settings() -> Settings {
+    let vars: std::collections::HashMap<String, String> = [(
+        "FIXPOINT_SWEEP_ALLOW".to_string(),
+        "127.0.0.0/8".to_string(),
+    )]
+    .into();
+    Settings::from_vars(&vars).expect("settings")
+}
