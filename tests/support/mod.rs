@@ -110,6 +110,14 @@ impl TestApp {
     }
 
     pub async fn start_with(github: FakeGitHub) -> TestApp {
+        Self::start_limited(github, Default::default()).await
+    }
+
+    /// As `start_with`, with the server's connection limits of the test's choosing.
+    pub async fn start_limited(
+        github: FakeGitHub,
+        limits: fixpoint::server::listen::Limits,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config_for(&github, dir.path());
         let clock = ManualClock::new();
@@ -127,13 +135,17 @@ impl TestApp {
         github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let (shutdown, rx) = watch::channel(false);
         let (observer, ended) = broadcast::channel(1024);
+        let hooks = fixpoint::server::Hooks {
+            observer: Some(observer),
+            limits,
+        };
         let task = tokio::spawn(fixpoint::server::run_app_observed(
             listener,
             config,
             store.clone(),
             client,
             rx,
-            Some(observer),
+            hooks,
         ));
         TestApp {
             url,
