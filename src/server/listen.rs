@@ -94,3 +94,56 @@ async fn wait_out(e: std::io::Error) {
     tracing::warn!(error = %e, "cannot accept a connection; trying again in 1 s");
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+
+    #[tokio::test]
+    async fn shutdown_lets_a_request_in_flight_finish_and_cuts_a_stalled_client() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "done"
+        };
+        let router = Router::new().route("/slow", get(slow));
+        let limits = Limits {
+            header_read_timeout: Duration::from_millis(500),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+
+        let mut stalled = TcpStream::connect(addr).await.unwrap();
+        stalled.write_all(b"GET /sl").await.unwrap();
+        let mut in_flight = TcpStream::connect(addr).await.unwrap();
+        in_flight
+            .write_all(b"GET /slow HTTP/1.1\r\nhost: fixpoint\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(()).unwrap();
+
+        // The answer comes whole, then the connection closes (no keep-alive past shutdown).
+        let mut answer = String::new();
+        in_flight.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("done"), "{answer}");
+        // The stalled client does not hold the shutdown past the header read timeout.
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("serve returns once the stalled client is cut")
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = stalled.read_to_end(&mut rest).await;
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "nothing listens after shutdown"
+        );
+    }
+}
