@@ -6,6 +6,8 @@ mod support;
 
 #[path = "trust_boundaries/forks.rs"]
 mod forks;
+#[path = "trust_boundaries/hostile_yaml.rs"]
+mod hostile_yaml;
 #[path = "trust_boundaries/ingress.rs"]
 mod ingress;
 #[path = "trust_boundaries/maps.rs"]
@@ -14,5 +16,7 @@ mod maps;
 mod outbound;
 #[path = "trust_boundaries/redaction_table.rs"]
 mod redaction_table;
+#[path = "trust_boundaries/tls_names.rs"]
+mod tls_names;
 #[path = "trust_boundaries/url_env.rs"]
 mod url_env;

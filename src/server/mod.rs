@@ -2,6 +2,7 @@
 //! setup page until the App is registered.
 
 pub mod events;
+pub mod listen;
 pub mod metrics;
 pub mod setup;
 pub mod webhook;
@@ -127,13 +128,13 @@ async fn run_setup(
     );
     let app = setup::router(Arc::new(config.clone()), store, tx);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    listen::serve(listener, app, listen::Limits::default(), async move {
         tokio::select! {
             creds = rx.recv() => { let _ = done_tx.send(creds); }
             _ = shutdown.wait_for(|s| *s) => {}
         }
-    });
-    server.await.context("setup server failed")?;
+    })
+    .await;
     Ok(done_rx.await.ok().flatten())
 }
 
@@ -157,17 +158,26 @@ pub async fn run_app_with(
     github: GitHubApp,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    run_app_observed(listener, config, store, github, shutdown, None).await
+    run_app_observed(listener, config, store, github, shutdown, Hooks::default()).await
 }
 
-/// As `run_app_with`, telling `observer` each time a job's run ends.
+/// What a caller adds to the App it serves; the default adds nothing.
+#[derive(Default)]
+pub struct Hooks {
+    /// Told each time a job's run ends.
+    pub observer: Option<broadcast::Sender<JobRunEnded>>,
+    /// Connection limits other than the defaults (a test's short header timeout).
+    pub limits: listen::Limits,
+}
+
+/// As `run_app_with`, with `hooks`.
 pub async fn run_app_observed(
     listener: TcpListener,
     config: ServerConfig,
     store: Store,
     github: GitHubApp,
     shutdown: watch::Receiver<bool>,
-    observer: Option<broadcast::Sender<JobRunEnded>>,
+    hooks: Hooks,
 ) -> anyhow::Result<()> {
     let creds = config.app.clone().context("App credentials missing")?;
     let state = AppState {
@@ -186,17 +196,15 @@ pub async fn run_app_observed(
         max_attempts: config.max_attempts,
         jobs_ready: state.jobs_ready.clone(),
         settings: Arc::new(config.settings.clone()),
-        observer,
+        observer: hooks.observer,
     };
     let workers = tokio::spawn(pool.run(shutdown.clone()));
     tracing::info!(addr = %listener.local_addr()?, app_id = %creds.app_id, "Fixpoint is serving webhooks");
     let mut stop = shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-        .context("server failed")?;
+    listen::serve(listener, router(state), hooks.limits, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
     // Workers finish their current step; an unfinished job is resumed after restart.
     let _ = workers.await;
     Ok(())

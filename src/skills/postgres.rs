@@ -9,6 +9,9 @@
 //!
 //! Threshold from the context's variables: `FIXPOINT_PG_LONG_QUERY_S` (default 30).
 
+mod pinned;
+
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use regex::Regex;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection as _};
 
 use super::{Evidence, Observation, Skill, SkillContext, Status};
@@ -63,6 +66,16 @@ pub async fn read_only_session(url: &str) -> Result<PgConnection, sqlx::Error> {
     session(PgConnectOptions::from_str(url)?).await
 }
 
+/// As [`read_only_session`], to `addr`, an address the outbound policy judged for the
+/// URL's host: the session dials nothing else, and `verify-full` still checks the
+/// certificate against the host name (see `pinned`).
+pub async fn read_only_session_at(
+    options: PgConnectOptions,
+    addr: SocketAddr,
+) -> Result<PgConnection, sqlx::Error> {
+    session(pinned::pin(options, addr, CONNECT_TIMEOUT).await?).await
+}
+
 async fn session(options: PgConnectOptions) -> Result<PgConnection, sqlx::Error> {
     options
         .application_name("fixpoint")
@@ -92,12 +105,13 @@ async fn check_url(
         !options.get_host().starts_with('/'),
         "the URL names a Unix socket on Fixpoint's own machine; a map may name network addresses only"
     );
-    let options = match pin_address(options, policy).await {
-        Ok(options) => options,
+    let addr = match policy.resolve(options.get_host(), options.get_port()).await {
+        Ok(addrs) => addrs[0],
         Err(ResolveError::Lookup { source, .. }) => return refused(sqlx::Error::Io(source), &at),
         Err(ResolveError::Refused(e)) => return Err(e.into()),
     };
-    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, session(options)).await {
+    let session = read_only_session_at(options, addr);
+    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, session).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => return refused(e, &at),
         Err(_) => {
@@ -113,21 +127,6 @@ async fn check_url(
     let observed = inspect(&mut conn, &at, long_query_s).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
     observed
-}
-
-/// The options with the host replaced by an address the policy allows, so the session
-/// goes where was judged. `verify-full` needs the name for the certificate: then the name
-/// stays, and every address it resolved to was judged.
-async fn pin_address(
-    options: PgConnectOptions,
-    policy: &OutboundPolicy,
-) -> Result<PgConnectOptions, ResolveError> {
-    let host = options.get_host().to_string();
-    let addrs = policy.resolve(&host, options.get_port()).await?;
-    if matches!(options.get_ssl_mode(), PgSslMode::VerifyFull) {
-        return Ok(options);
-    }
-    Ok(options.host(&addrs[0].ip().to_string()))
 }
 
 /// The session could not be opened: the server's state when the server said so, an error

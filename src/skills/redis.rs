@@ -10,10 +10,15 @@
 //! queue workers in `BLPOP` are blocked clients by design).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use redis::{AsyncConnectionConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisError};
+use redis::aio::MultiplexedConnection;
+use redis::{
+    AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo,
+    RedisError, RedisFuture, RedisResult,
+};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;
 
@@ -58,13 +63,13 @@ async fn check_url(
     policy: &OutboundPolicy,
 ) -> anyhow::Result<Observation> {
     // Never echo the value: `url_env` may name a variable that holds a secret.
-    let mut info = url.into_connection_info().map_err(|e| {
+    let info = url.into_connection_info().map_err(|e| {
         anyhow::anyhow!(
             "the Redis URL does not parse ({e}); its value is not shown, as it may be a secret"
         )
     })?;
-    info.addr = match pin_address(info.addr, policy).await? {
-        Ok(addr) => addr,
+    let judged = match judge(&info.addr, policy).await? {
+        Ok(judged) => judged,
         Err(ResolveError::Lookup { host, source }) => {
             return Ok(Observation::new(
                 Status::Down,
@@ -73,18 +78,12 @@ async fn check_url(
         }
         Err(ResolveError::Refused(e)) => return Err(e.into()),
     };
-    let client = redis::Client::open(info)?;
-    let at = client.get_connection_info().addr.to_string();
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(TIMEOUT)
-        .set_response_timeout(TIMEOUT);
-    let mut conn = match client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-    {
+    let at = info.addr.to_string();
+    let plain = matches!(info.addr, ConnectionAddr::Tcp(..));
+    let mut conn = match connect_at(info, judged.clone()).await {
         Ok(conn) => conn,
-        Err(e) if e.is_connection_dropped() => {
-            let said = first_words(&client.get_connection_info().addr).await;
+        Err(e) if e.is_connection_dropped() && plain => {
+            let said = first_words(judged[0]).await;
             return refused(&e, &at, said.as_deref());
         }
         Err(e) => return refused(&e, &at, None),
@@ -96,26 +95,55 @@ async fn check_url(
     Ok(assess(&Info::parse(&info), &at, blocked_max))
 }
 
-/// The address with the host replaced by one the policy allows, so the connection goes
-/// where was judged. With TLS the name stays (the certificate is for it) and every address
-/// it resolved to was judged.
+/// The addresses of the URL's host that the policy allows.
 /// Outer error: the URL is not one a map may name; inner: why no address came out.
-async fn pin_address(
-    addr: ConnectionAddr,
+async fn judge(
+    addr: &ConnectionAddr,
     policy: &OutboundPolicy,
-) -> anyhow::Result<Result<ConnectionAddr, ResolveError>> {
-    Ok(match addr {
-        ConnectionAddr::Tcp(host, port) => policy
-            .resolve(&host, port)
-            .await
-            .map(|addrs| ConnectionAddr::Tcp(addrs[0].ip().to_string(), port)),
-        ConnectionAddr::TcpTls { ref host, port, .. } => {
-            policy.resolve(host, port).await.map(|_| addr)
+) -> anyhow::Result<Result<Vec<SocketAddr>, ResolveError>> {
+    match addr {
+        ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+            Ok(policy.resolve(host, *port).await)
         }
         ConnectionAddr::Unix(_) => anyhow::bail!(
             "the URL names a Unix socket on Fixpoint's own machine; a map may name network addresses only"
         ),
-    })
+    }
+}
+
+/// A connection to one of `judged`, addresses the outbound policy allowed for the host of
+/// `info`. The host stays in `info`: with `rediss://` the certificate is checked against
+/// it. The driver's own lookup is replaced by `judged`, so it dials nothing else (no
+/// second DNS answer).
+pub async fn connect_at(
+    info: ConnectionInfo,
+    judged: Vec<SocketAddr>,
+) -> RedisResult<MultiplexedConnection> {
+    // redis builds its rustls config without naming a crypto provider, and the tree has
+    // two (ring, aws-lc-rs), so rustls cannot pick: without a process default, `rediss://`
+    // panics. An error here only says a default is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(TIMEOUT)
+        .set_response_timeout(TIMEOUT)
+        .set_dns_resolver(Judged(judged));
+    redis::Client::open(info)?
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// The driver's "DNS": the addresses already judged, whatever name it asks for.
+struct Judged(Vec<SocketAddr>);
+
+impl redis::io::AsyncDNSResolver for Judged {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        _host: &'b str,
+        _port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = SocketAddr> + Send + 'a>> {
+        let judged = self.0.clone().into_iter();
+        Box::pin(async move { Ok(Box::new(judged) as Box<dyn Iterator<Item = SocketAddr> + Send>) })
+    }
 }
 
 /// A connection or a command that failed: the server's state when the server said so,
@@ -164,11 +192,8 @@ fn refused(e: &RedisError, at: &str, said: Option<&str>) -> anyhow::Result<Obser
 /// What the server says first on a new connection. A server out of client slots writes
 /// `-ERR max number of clients reached` and hangs up, often before the client's first command
 /// is through, so the client only sees a broken pipe.
-async fn first_words(addr: &ConnectionAddr) -> Option<String> {
-    let ConnectionAddr::Tcp(host, port) = addr else {
-        return None;
-    };
-    let mut stream = tokio::time::timeout(TIMEOUT, TcpStream::connect((host.as_str(), *port)))
+async fn first_words(addr: SocketAddr) -> Option<String> {
+    let mut stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(addr))
         .await
         .ok()?
         .ok()?;

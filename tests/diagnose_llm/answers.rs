@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::diagnose;
 use crate::incident::{
-    INJECTION, answer_with, anthropic_model, evidence_id, findings, good_answer, openai_model,
-    rules_diagnosis,
+    INJECTION, answer_with, anthropic_model, evidence_id, fence_marker, findings, good_answer,
+    openai_model, rules_diagnosis,
 };
 use crate::support::model_server::Reply;
 
@@ -191,11 +191,13 @@ async fn a_model_that_obeys_a_prompt_injection_in_a_log_is_overruled() {
         )
     );
     // The payload did reach the model, but only as fenced data.
-    let user = &server.requests()[0].contents("user")[0];
+    let request = &server.requests()[0];
+    let marker = fence_marker(&request.contents("system")[0]);
+    let user = &request.contents("user")[0];
     let at = user.find(INJECTION).unwrap();
     assert!(
         user[..at].ends_with("WARN request body: ")
-            && user[..at].contains("<untrusted-data source=\"logs:/ecs/payments-api\"")
+            && user[..at].contains(&format!("<{marker} source=\"logs:/ecs/payments-api\""))
     );
 }
 

@@ -188,7 +188,10 @@ fn at_the_smallest_budget_the_rules_diagnosis_and_history_survive() {
         p.user
             .contains("Root cause: postgresql, class db_connections_exhausted")
     );
-    assert!(p.user.contains("<untrusted-data source=\"debug-history\">"));
+    assert!(
+        p.user
+            .contains(&format!("{} source=\"debug-history\">", p.fence.open_tag()))
+    );
     assert!(p.user.contains("- ledger-db:"), "the topology stays whole");
     assert!(
         p.user.contains("### postgresql —"),

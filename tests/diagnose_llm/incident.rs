@@ -246,6 +246,17 @@ fn config(base: &[(&str, &str)], extra: &[(&str, &str)]) -> ModelConfig {
     config
 }
 
+/// The fence marker a system message names: `untrusted-data-` and 16 hex digits, drawn
+/// for that request alone.
+pub fn fence_marker(system: &str) -> String {
+    let marker = regex::Regex::new(r"untrusted-data-[0-9a-f]{16}").expect("marker pattern");
+    marker
+        .find(system)
+        .unwrap_or_else(|| panic!("the system message names no fence marker:\n{system}"))
+        .as_str()
+        .to_string()
+}
+
 /// The prompt the reasoner builds for the incident, to look up evidence ids by source.
 pub fn incident_prompt(findings: &[Finding]) -> Prompt {
     let (graph, history, rules) = (graph(), history(), rules_diagnosis());

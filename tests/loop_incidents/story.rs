@@ -99,8 +99,6 @@ fn borrowed(tree: &[(String, String)]) -> Vec<(&str, &str)> {
 pub struct Story {
     pub env: LowerEnv,
     pub app: TestApp,
-    pub good_sha: String,
-    pub failing_sha: String,
 }
 
 impl Story {
@@ -168,12 +166,7 @@ impl Story {
             .deliver("workflow_run", "incident-1", &webhooks::bytes(&hook))
             .await;
         assert_eq!(answer.status(), 202, "the red deploy's webhook is stored");
-        Story {
-            env,
-            app,
-            good_sha,
-            failing_sha,
-        }
+        Story { env, app }
     }
 
     /// Runs the App until its loop ends: the queue settles, then the clock moves a poll
@@ -205,11 +198,8 @@ impl Story {
             }
             // Past the loop's poll: its snoozed job is due; wait for that run to end.
             self.app.clock.advance(Duration::from_secs(30));
-            let _ = tokio::time::timeout(
-                Duration::from_secs(5),
-                self.app.job_ended("fix_loop"),
-            )
-            .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), self.app.job_ended("fix_loop")).await;
         }
         panic!(
             "the loop did not end: {:?}",

@@ -111,7 +111,7 @@ impl TestApp {
     }
 
     pub async fn start_with(github: FakeGitHub) -> TestApp {
-        Self::start_with_settings(github, Default::default()).await
+        Self::start_configured(github, Default::default(), Default::default()).await
     }
 
     /// As `start_with`, with the workers' settings (e.g. an outbound policy that lets the
@@ -119,6 +119,22 @@ impl TestApp {
     pub async fn start_with_settings(
         github: FakeGitHub,
         settings: fixpoint::config::Settings,
+    ) -> TestApp {
+        Self::start_configured(github, settings, Default::default()).await
+    }
+
+    /// As `start_with`, with the server's connection limits of the test's choosing.
+    pub async fn start_limited(
+        github: FakeGitHub,
+        limits: fixpoint::server::listen::Limits,
+    ) -> TestApp {
+        Self::start_configured(github, Default::default(), limits).await
+    }
+
+    async fn start_configured(
+        github: FakeGitHub,
+        settings: fixpoint::config::Settings,
+        limits: fixpoint::server::listen::Limits,
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = config_for(&github, dir.path());
@@ -138,13 +154,17 @@ impl TestApp {
         github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let (shutdown, rx) = watch::channel(false);
         let (observer, ended) = broadcast::channel(1024);
+        let hooks = fixpoint::server::Hooks {
+            observer: Some(observer),
+            limits,
+        };
         let task = tokio::spawn(fixpoint::server::run_app_observed(
             listener,
             config,
             store.clone(),
             client,
             rx,
-            Some(observer),
+            hooks,
         ));
         TestApp {
             url,

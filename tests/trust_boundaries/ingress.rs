@@ -1,12 +1,15 @@
 //! Unauthenticated memory: bodies are held before their signature is checked, so the bytes
-//! held for unchecked bodies have one budget across all requests.
+//! held for unchecked bodies have one budget across all requests; and a connection that
+//! never finishes its headers is closed after the header read timeout.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use fixpoint::server::listen::Limits;
 use fixpoint::server::webhook::UNVERIFIED_BUDGET;
 
 use crate::support::TestApp;
+use crate::support::fake_github::FakeGitHub;
 
 const BODY: usize = 24 * 1024 * 1024;
 
@@ -119,6 +122,53 @@ async fn forty_whole_24_mb_bodies_with_a_bad_signature_are_401_or_503_and_memory
     assert!(
         statuses.iter().all(|s| matches!(s, 401 | 503)),
         "{statuses:?}"
+    );
+    app.stop().await;
+}
+
+/// Slow headers: 200 clients each send half a request line and stop, as a slowloris does.
+/// Each is closed by the server once the header read timeout has passed, and `/healthz`
+/// answers while they hold their sockets.
+#[tokio::test]
+async fn two_hundred_half_sent_request_lines_are_closed_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(800),
+    };
+    let app = TestApp::start_limited(FakeGitHub::start().await, limits).await;
+    let addr = app.url.trim_start_matches("http://").to_string();
+    let started = Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..200 {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        conn.write_all(b"POST /webho").await.unwrap();
+        stalled.push(conn);
+    }
+
+    let healthz = reqwest::Client::new()
+        .get(format!("{}/healthz", app.url))
+        .send();
+    let answer = tokio::time::timeout(Duration::from_secs(3), healthz)
+        .await
+        .expect("/healthz answers within 3 s while 200 connections stall")
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    // The server hangs up on each: end of stream (or a reset), whatever it wrote first.
+    let hung_up = stalled.into_iter().map(|mut conn| async move {
+        let mut buf = [0u8; 256];
+        while let Ok(1..) = conn.read(&mut buf).await {}
+    });
+    tokio::time::timeout(crate::support::WAIT, futures::future::join_all(hung_up))
+        .await
+        .expect("every stalled connection is closed by the server after the header timeout");
+    let took = started.elapsed();
+    println!("200 stalled connections closed after {took:?}");
+    assert!(
+        took >= limits.header_read_timeout,
+        "closed after {took:?}, before the {:?} timeout",
+        limits.header_read_timeout
     );
     app.stop().await;
 }

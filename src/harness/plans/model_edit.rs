@@ -45,11 +45,12 @@ pub(super) async fn plan<W: Workspace>(
 ) -> anyhow::Result<Attempt> {
     // Characters / 4 estimates tokens, as the diagnosis prompt's budget does.
     let budget = config.max_prompt_tokens.saturating_mul(4);
-    let mut turns = vec![model_context::prompt(w, req, budget).await?];
+    let marker = crate::diagnose::llm::fence::Fence::random();
+    let system = model_context::system(&marker);
+    let mut turns = vec![model_context::prompt(w, req, budget, &marker).await?];
     let mut misses: Vec<String> = Vec::new();
     for _ in 0..2 {
-        let text = match crate::diagnose::llm::ask_text(config, model_context::SYSTEM, &turns).await
-        {
+        let text = match crate::diagnose::llm::ask_text(config, &system, &turns).await {
             Ok(text) => text,
             Err(e) => {
                 misses.push(e);
