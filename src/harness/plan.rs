@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::lower_env::{LowerEnvRefused, LowerEnvService};
 use super::plans::{self, PlanDecision, PlanRequest};
-use super::state::LoopState;
+use super::state::{IterationResult, LoopState};
 use super::workspace::GitHubWorkspace;
 use super::{Env, Next};
 use crate::config::ProcessEnv;
@@ -38,6 +38,16 @@ pub(super) async fn plan(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
                     .await?
             }
         };
+        // A fix whose CI went red deployed nothing: the environment says nothing new, the
+        // red run is what to fix first (often the fix itself broke a build or a test).
+        let ci_failed = state
+            .last
+            .as_ref()
+            .is_some_and(|l| matches!(l.result, Some(IterationResult::CiFailed { .. })));
+        let mut report = report;
+        if ci_failed {
+            report.findings.retain(|f| f.skill == "gha");
+        }
         let graph = graph(env, state)?;
         let history = state.history.clone();
         let diagnosis = env

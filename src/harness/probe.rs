@@ -41,7 +41,7 @@ pub(super) async fn test(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
     }
     let workflows = state.config.test.workflows.clone();
     if workflows.is_empty() {
-        return Ok(Next::Go(Phase::Report));
+        return Ok(Next::Judged(IterationResult::Healthy));
     }
     match ci::runs_at(env, &workflows, &state.head).await? {
         Runs::Passed(names) => {
@@ -49,7 +49,7 @@ pub(super) async fn test(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
                 .current
                 .checks
                 .push(format!("test workflows passed: {}", names.join(", ")));
-            Ok(Next::Go(Phase::Report))
+            Ok(Next::Judged(IterationResult::Healthy))
         }
         Runs::Failed(run) => Ok(Next::Judged(IterationResult::TestFailed {
             summary: format!(

@@ -123,18 +123,25 @@ async fn a_valid_edit_is_used_and_named_by_its_hash() {
     assert_eq!(requests.len(), 1);
     let user = &requests[0].contents("user")[0];
     // The trace, the file and the diff reach the model only as fenced data.
+    // The fence's marker is drawn per request and named in the system message.
+    let system = &requests[0].contents("system")[0];
+    let marker = user
+        .split('<')
+        .find_map(|t| t.strip_prefix("untrusted-data-"))
+        .and_then(|t| t.split(' ').next())
+        .map(|hex| format!("untrusted-data-{hex}"))
+        .unwrap_or_else(|| panic!("no fence in {user}"));
+    assert!(system.contains(&marker), "{system}");
     assert!(
-        user.contains("<untrusted-data source=\"logs:/ecs/payments-api\">"),
+        user.contains(&format!("<{marker} source=\"logs:/ecs/payments-api\">")),
         "{user}"
     );
     assert!(
-        user.contains(&format!(
-            "<untrusted-data source=\"file:{PATH}\">\n{BAD_JS}"
-        )),
+        user.contains(&format!("<{marker} source=\"file:{PATH}\">\n{BAD_JS}")),
         "{user}"
     );
     assert!(
-        user.contains(&format!("<untrusted-data source=\"diff:{PATH}\">")),
+        user.contains(&format!("<{marker} source=\"diff:{PATH}\">")),
         "{user}"
     );
     assert!(user.contains("-  return gateway.charge(card, amount);\n+  return gateway.charge(card.token.id, amount);"), "{user}");

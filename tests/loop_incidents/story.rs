@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fixpoint::config::Settings;
-use fixpoint::domain::InvestigationStatus;
+use fixpoint::domain::{InvestigationStatus, JobState};
 use fixpoint::store::loops::LoopRow;
 use serde_json::{Value, json};
 
@@ -196,6 +196,16 @@ impl Story {
             if let Some(i) = ended_early {
                 panic!("the investigation ended without a loop: {i:?}");
             }
+            let dead: Vec<_> = self
+                .app
+                .store
+                .jobs()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|j| j.state == JobState::Dead)
+                .collect();
+            assert!(dead.is_empty(), "a job gave up: {dead:#?}");
             // Past the loop's poll: its snoozed job is due; wait for that run to end.
             self.app.clock.advance(Duration::from_secs(30));
             let _ =
