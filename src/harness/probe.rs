@@ -13,7 +13,6 @@ use super::state::{IterationResult, LoopState};
 use super::{Env, Next, plan};
 use crate::config::ProcessEnv;
 use crate::config::fixing::HttpProbe;
-use crate::domain::Phase;
 use crate::skills::SkillContext;
 use crate::topology::{CheckTarget, TopologyGraph};
 

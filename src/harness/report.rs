@@ -117,3 +117,106 @@ pub(super) fn body(state: &LoopState, loop_id: i64) -> String {
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::repo::RepoConfig;
+    use crate::diagnose::{
+        ActionKind, DebugContext, Diagnosis, Engine, IterationOutcome, ProposedAction, RootCause,
+        RootCauseClass,
+    };
+    use crate::domain::{CommitSha, Conclusion, InstallationId, RepoName, RunId, RunRef};
+    use crate::harness::plans::{Change, FileEdit, FixPlan, PlanKind};
+    use crate::harness::state::{Iteration, history_entry};
+
+    fn fixed_after_two_iterations() -> LoopState {
+        let diagnosis = Diagnosis {
+            root_cause: RootCause {
+                node: "payments-api".into(),
+                class: RootCauseClass::OomKilled,
+                summary: "3 task(s) killed for memory (exit 137) at 512 MB".into(),
+            },
+            chain: vec![],
+            confidence: 0.98,
+            evidence: vec![],
+            proposed_action: ProposedAction {
+                kind: ActionKind::Infra,
+                summary: "raise memory".into(),
+                fingerprint: Some("infra:oom_killed:payments-api".into()),
+            },
+            engine: Engine::Rules,
+            noise: vec![],
+            missing: vec![],
+            note: None,
+        };
+        let plan = |from: u32, to: u32| FixPlan {
+            kind: PlanKind::RaiseMemory,
+            action: ActionKind::Infra,
+            fingerprint: format!("infra:oom_killed:payments-api/memory={to}"),
+            summary: format!(
+                "raise payments-api's task memory {from} → {to} MiB | in task-definition.json"
+            ),
+            change: Change::Files {
+                edits: vec![FileEdit {
+                    path: "task-definition.json".into(),
+                    content: Some("{}".into()),
+                }],
+            },
+            notes: vec!["cpu stays at 512 units".into()],
+        };
+        let mut first = Iteration::new(1);
+        first.diagnosis = Some(diagnosis.clone());
+        first.plan = Some(plan(512, 1024));
+        first.commit = Some(CommitSha("1".repeat(40)));
+        first.result = Some(super::super::state::IterationResult::RolloutFailed {
+            why: "deployment ecs-svc/2 of payments-api:4 failed (3 task(s) failed)".into(),
+        });
+        let mut second = Iteration::new(2);
+        second.diagnosis = Some(diagnosis);
+        second.plan = Some(plan(1024, 2048));
+        second.commit = Some(CommitSha("2".repeat(40)));
+        second.checks = vec![
+            "rollout completed: deployment ecs-svc/3 on payments-api:5".into(),
+            "verified over 2 min: 4 node check(s), the first sweep's unhealthy nodes healthy again"
+                .into(),
+        ];
+        second.result = Some(super::super::state::IterationResult::Healthy);
+        let history = vec![history_entry(&first, None), history_entry(&second, None)];
+        assert_eq!(history[1].outcome, IterationOutcome::Fixed);
+        LoopState {
+            run: RunRef {
+                repo: RepoName::parse("acme/payments-api").unwrap(),
+                installation_id: InstallationId(7),
+                workflow: "Deploy to staging".into(),
+                workflow_path: None,
+                run_id: RunId(9001),
+                run_attempt: 1,
+                head_sha: CommitSha("f77c90e".repeat(5) + "12345"),
+                branch: "main".into(),
+                conclusion: Some(Conclusion::Failure),
+                default_branch: Some("main".into()),
+            },
+            service: "payments-api".into(),
+            config: RepoConfig::parse("deploy_workflows: [d.yml]\ntopology: t.yaml\n").unwrap(),
+            maps: Default::default(),
+            topology: "t.yaml".into(),
+            first_unhealthy: vec!["payments-api".into()],
+            head: CommitSha("2".repeat(40)),
+            current: second,
+            last: Some(first),
+            history: DebugContext {
+                service: "payments-api".into(),
+                iteration: 2,
+                history,
+            },
+        }
+    }
+
+    #[test]
+    fn the_pr_tells_what_failed_what_fixed_it_and_every_iteration() {
+        let state = fixed_after_two_iterations();
+        insta::assert_snapshot!("pr_title", title(&state));
+        insta::assert_snapshot!("pr_body", body(&state, 7));
+    }
+}

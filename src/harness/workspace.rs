@@ -86,6 +86,23 @@ impl Workspace for GitHubWorkspace {
             None => Ok(None),
         }
     }
+
+    async fn current_task_definition(&self) -> anyhow::Result<Option<Value>> {
+        self.primary_task_definition().await
+    }
+}
+
+impl GitHubWorkspace {
+    /// The PRIMARY deployment's task definition, as DescribeTaskDefinition returns it.
+    async fn primary_task_definition(&self) -> anyhow::Result<Option<Value>> {
+        let Some(ecs) = &self.ecs else {
+            return Ok(None);
+        };
+        match ecs.deployments().await?.first() {
+            Some(primary) => Ok(Some(ecs.task_definition(&primary.task_definition).await?)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// `arn:…:task-definition/family:43` → `arn:…:task-definition/family:42`.
