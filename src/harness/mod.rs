@@ -213,6 +213,7 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
             }
             Next::End(status, why) => {
                 tracing::info!(%status, reason = %why, "loop ended");
+                stopped_in(ctx, &mut row, &why).await?;
                 row.status = status;
                 row.phase = Phase::Done;
                 row.status_reason = Some(why);
@@ -271,6 +272,30 @@ async fn judged(
         row.phase = Phase::Plan;
     }
     ctx.store.save_loop(row).await
+}
+
+/// An iteration the loop stopped in before it was judged (unsure, no fix, refused) still
+/// goes into the history people read, with what it found and why it stopped.
+async fn stopped_in(
+    ctx: &JobContext,
+    row: &mut LoopRow<LoopState>,
+    why: &str,
+) -> anyhow::Result<()> {
+    let current = &row.state.current;
+    if current.result.is_some() || current.diagnosis.is_none() {
+        return Ok(());
+    }
+    let mut entry = state::history_entry(current, None);
+    entry.result = format!("stopped: {why}");
+    entry.outcome = crate::diagnose::IterationOutcome::Aborted;
+    row.state.history.history.push(entry);
+    ctx.store
+        .set_investigation_document(
+            row.investigation_id,
+            Document::DebugContext,
+            &row.state.history,
+        )
+        .await
 }
 
 fn wake_key_for_branch_name(run: &RunRef, branch: &str) -> String {
