@@ -10,6 +10,8 @@ mod support;
 
 #[path = "loop_incidents/code.rs"]
 mod code;
+#[path = "loop_incidents/crash.rs"]
+mod crash;
 #[path = "loop_incidents/oom.rs"]
 mod oom;
 #[path = "loop_incidents/rollout.rs"]

@@ -47,6 +47,9 @@ pub struct Settings {
     pub model: Option<model::ModelConfig>,
     /// Where a sweep may connect and which variables its maps may read.
     pub sweep: sweep::SweepSettings,
+    /// How often a waiting loop looks at CI and at the rollout when nothing woke it
+    /// (`FIXPOINT_LOOP_POLL_SECS`); `None`: every minute for CI, every 30 s for rollouts.
+    pub loop_poll: Option<Duration>,
 }
 
 impl Settings {
@@ -63,6 +66,25 @@ impl Settings {
                 .unwrap_or_default(),
             model: model::ModelConfig::from_vars(vars)?,
             sweep: sweep::SweepSettings::from_vars(vars)?,
+            loop_poll: match vars.get("FIXPOINT_LOOP_POLL_SECS") {
+                None => None,
+                Some(_) => {
+                    let secs = parse_num(
+                        vars,
+                        "FIXPOINT_LOOP_POLL_SECS",
+                        30u64,
+                        "seconds from 1 to 600, such as 30",
+                    )?;
+                    if !(1..=600).contains(&secs) {
+                        return Err(err(
+                            "FIXPOINT_LOOP_POLL_SECS",
+                            format!("{secs} is out of range"),
+                            "use seconds from 1 to 600",
+                        ));
+                    }
+                    Some(Duration::from_secs(secs))
+                }
+            },
         })
     }
 }

@@ -62,11 +62,11 @@ pub(super) fn wait_or_time_out(
             minutes,
         }),
         Some(d) => Next::Wait {
-            until: d.min(env.after(CI_POLL)),
+            until: d.min(env.after(env.poll(CI_POLL))),
             wake: true,
         },
         None => Next::Wait {
-            until: env.after(CI_POLL),
+            until: env.after(env.poll(CI_POLL)),
             wake: true,
         },
     }

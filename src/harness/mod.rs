@@ -133,6 +133,12 @@ pub(crate) struct Env<'a> {
 }
 
 impl Env<'_> {
+    /// How long a waiting loop sleeps before it looks again (`default` unless the
+    /// operator set `FIXPOINT_LOOP_POLL_SECS`).
+    pub fn poll(&self, default: Duration) -> Duration {
+        self.ctx.settings.loop_poll.unwrap_or(default)
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.ctx.now()
     }

@@ -145,8 +145,8 @@ pub(super) async fn await_rollout(env: &Env<'_>, state: &mut LoopState) -> anyho
                 })),
                 deadline => Ok(Next::Wait {
                     until: deadline
-                        .unwrap_or_else(|| env.after(ROLLOUT_POLL))
-                        .min(env.after(ROLLOUT_POLL)),
+                        .unwrap_or_else(|| env.after(env.poll(ROLLOUT_POLL)))
+                        .min(env.after(env.poll(ROLLOUT_POLL))),
                     wake: false,
                 }),
             }

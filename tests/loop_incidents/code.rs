@@ -65,7 +65,10 @@ async fn a_fix_whose_ci_goes_red_fails_with_the_step_and_the_next_iteration_read
     let first = history[0]["result"].as_str().unwrap_or_default();
     assert!(first.contains("CI failed"), "{first}");
     assert!(first.contains(TEST), "{first}");
-    assert!(first.contains("FAILED") || first.contains("failed"), "{first}");
+    assert!(
+        first.contains("FAILED") || first.contains("failed"),
+        "{first}"
+    );
     assert_eq!(history[0]["outcome"], "failed");
     let second = history
         .get(1)

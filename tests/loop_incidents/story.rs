@@ -26,8 +26,13 @@ pub const BUG_LINE: &str = "let rate = rates.get(\"EUR\").unwrap();";
 /// The repository's fixpoint.yml: the deploy workflow, the map, the task definition file,
 /// a one-minute soak; `extra` adds keys.
 pub fn config(extra: &str) -> String {
+    config_with_soak(60, extra)
+}
+
+/// As `config`, with a soak of `soak_s` seconds.
+pub fn config_with_soak(soak_s: u32, extra: &str) -> String {
     format!(
-        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\ntask_definition: task-definition.json\nverify:\n  soak_s: 60\n{extra}"
+        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\ntask_definition: task-definition.json\nverify:\n  soak_s: {soak_s}\n{extra}"
     )
 }
 
@@ -101,69 +106,100 @@ pub struct Story {
     pub app: TestApp,
 }
 
+/// The world and the repository, before Fixpoint runs: the service ran `last_good` for
+/// hours; `failing` was pushed and its deploy went red. CI follows the repository from now on.
+pub struct Arranged {
+    pub env: LowerEnv,
+    pub github: FakeGitHub,
+    pub failing_sha: String,
+}
+
+pub async fn arrange(
+    needs: ServiceNeeds,
+    last_good: Vec<(String, String)>,
+    failing: Vec<(String, String)>,
+    config: String,
+) -> Arranged {
+    let cluster = needs.cluster.clone();
+    let env = LowerEnv::start(
+        needs,
+        fixpoint::clock::system(),
+        &borrowed(&last_good),
+        &borrowed(&failing),
+    )
+    .await;
+    let github = FakeGitHub::start().await;
+    github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
+    let map = map(env.health_url(), &cluster);
+    let mut good: Vec<(&str, Option<&str>)> = last_good
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+        .collect();
+    good.push((".github/fixpoint.yml", Some(config.as_str())));
+    good.push(("topology/payments-api.yaml", Some(map.as_str())));
+    // History is arranged before CI follows the repository: these pushes deploy nothing.
+    let good_sha = github.push(REPO, "main", &good);
+    github.add_workflow_run(
+        REPO,
+        WorkflowRun::new(8990, WORKFLOW)
+            .head_sha(&good_sha)
+            .conclusion("success"),
+    );
+    let bad: Vec<(&str, Option<&str>)> = failing
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+        .collect();
+    let failing_sha = github.push(REPO, "main", &bad);
+    github.add_workflow_run(
+        REPO,
+        WorkflowRun::new(FAILED_RUN, WORKFLOW)
+            .head_sha(&failing_sha)
+            .conclusion("failure")
+            .job(
+                Job::new(1, "deploy")
+                    .step(Step::succeeded("Build"))
+                    .step(
+                        Step::failed(DEPLOY)
+                            .log("Waiter ServicesStable failed: Max attempts exceeded"),
+                    )
+                    .conclusion("failure"),
+            ),
+    );
+    env.follow(&github, REPO);
+    Arranged {
+        env,
+        github,
+        failing_sha,
+    }
+}
+
+/// The red deploy's `workflow_run.completed`, as GitHub sends it.
+pub fn red_deploy_hook(failing_sha: &str) -> Vec<u8> {
+    let mut hook = webhooks::failed_deploy(REPO, FAILED_RUN, 1, INSTALLATION);
+    hook["workflow_run"]["head_sha"] = failing_sha.into();
+    hook["workflow_run"]["path"] = format!(".github/workflows/{WORKFLOW_FILE}").into();
+    hook["workflow_run"]["name"] = WORKFLOW.into();
+    webhooks::bytes(&hook)
+}
+
 impl Story {
-    /// The service ran `last_good` for hours; `failing` was pushed and its deploy went red.
-    /// Fixpoint receives the red run's webhook.
+    /// The incident as `arrange` sets it up, with Fixpoint (in process, on a test clock)
+    /// receiving the red deploy's webhook.
     pub async fn begin(
         needs: ServiceNeeds,
         last_good: Vec<(String, String)>,
         failing: Vec<(String, String)>,
         config: String,
     ) -> Story {
-        let cluster = needs.cluster.clone();
-        let env = LowerEnv::start(
-            needs,
-            fixpoint::clock::system(),
-            &borrowed(&last_good),
-            &borrowed(&failing),
-        )
-        .await;
-        let github = FakeGitHub::start().await;
-        github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
-        let map = map(env.health_url(), &cluster);
-        let mut good: Vec<(&str, Option<&str>)> = last_good
-            .iter()
-            .map(|(p, c)| (p.as_str(), Some(c.as_str())))
-            .collect();
-        good.push((".github/fixpoint.yml", Some(config.as_str())));
-        good.push(("topology/payments-api.yaml", Some(map.as_str())));
-        // History is arranged before CI follows the repository: these pushes deploy nothing.
-        let good_sha = github.push(REPO, "main", &good);
-        github.add_workflow_run(
-            REPO,
-            WorkflowRun::new(8990, WORKFLOW)
-                .head_sha(&good_sha)
-                .conclusion("success"),
-        );
-        let bad: Vec<(&str, Option<&str>)> = failing
-            .iter()
-            .map(|(p, c)| (p.as_str(), Some(c.as_str())))
-            .collect();
-        let failing_sha = github.push(REPO, "main", &bad);
-        github.add_workflow_run(
-            REPO,
-            WorkflowRun::new(FAILED_RUN, WORKFLOW)
-                .head_sha(&failing_sha)
-                .conclusion("failure")
-                .job(
-                    Job::new(1, "deploy")
-                        .step(Step::succeeded("Build"))
-                        .step(
-                            Step::failed(DEPLOY)
-                                .log("Waiter ServicesStable failed: Max attempts exceeded"),
-                        )
-                        .conclusion("failure"),
-                ),
-        );
+        let Arranged {
+            env,
+            github,
+            failing_sha,
+        } = arrange(needs, last_good, failing, config).await;
         let app = TestApp::start_with_settings(github, local_settings()).await;
         env.keep_time_with(app.clock.clone());
-        env.follow(&app.github, REPO);
-        let mut hook = webhooks::failed_deploy(REPO, FAILED_RUN, 1, INSTALLATION);
-        hook["workflow_run"]["head_sha"] = failing_sha.clone().into();
-        hook["workflow_run"]["path"] = format!(".github/workflows/{WORKFLOW_FILE}").into();
-        hook["workflow_run"]["name"] = WORKFLOW.into();
         let answer = app
-            .deliver("workflow_run", "incident-1", &webhooks::bytes(&hook))
+            .deliver("workflow_run", "incident-1", &red_deploy_hook(&failing_sha))
             .await;
         assert_eq!(answer.status(), 202, "the red deploy's webhook is stored");
         Story { env, app }

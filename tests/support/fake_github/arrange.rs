@@ -42,6 +42,19 @@ impl FakeGitHub {
         repo.git.ref_target(&format!("refs/heads/{branch}"))
     }
 
+    /// The parents of the commit a branch, tag or SHA names, read from git.
+    pub fn parents_of(&self, repo: &str, git_ref: &str) -> Vec<String> {
+        let state = lock(&self.shared);
+        let Some(repo) = state.repos.get(&repo.to_lowercase()) else {
+            return Vec::new();
+        };
+        repo.git
+            .resolve(git_ref)
+            .and_then(|sha| repo.git.read_commit(&sha))
+            .map(|c| c.parents)
+            .unwrap_or_default()
+    }
+
     /// A file's content at a branch, tag or SHA, read from git.
     pub fn file_at(&self, repo: &str, git_ref: &str, path: &str) -> Option<Vec<u8>> {
         let state = lock(&self.shared);
