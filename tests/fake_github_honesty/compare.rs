@@ -152,6 +152,32 @@ async fn a_branch_cut_before_the_bad_push_is_behind_and_one_with_its_own_fix_has
 }
 
 #[tokio::test]
+async fn a_fix_the_app_committed_is_listed_as_its_bot_and_verified() {
+    let (fake, token) = writable_fake().await;
+    let main = fake.branch_sha(REPO, "main").expect("main exists");
+    let memory = Some("{\"memory\": 1024}\n");
+    let fix = super::git_data::commit(&fake, &token, &main, &[("deploy/task.json", memory)]).await;
+
+    let answer = compare(&fake, &token, &format!("main...{fix}")).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let body = answer.body.as_ref().expect("a comparison");
+    let commit = &body["commits"][0];
+    assert_eq!(commit["sha"], fix.as_str());
+    assert_eq!(commit["author"]["login"], "fixpoint-test[bot]");
+    assert_eq!(commit["author"]["type"], "Bot");
+    assert_eq!(commit["commit"]["verification"]["verified"], true);
+    let files = &body["files"];
+    assert_eq!(files[0]["filename"], "deploy/task.json");
+    assert_eq!(files[0]["status"], "modified");
+    // The arranged history was written under an address GitHub links to no account.
+    let base = &body["base_commit"];
+    assert_eq!(base["author"], Value::Null);
+    assert_eq!(base["commit"]["verification"]["verified"], false);
+    fake.assert_honest();
+}
+
+#[tokio::test]
 async fn a_base_git_cannot_resolve_or_a_repository_the_app_cannot_see_is_not_found() {
     let (fake, token) = writable_fake().await;
     deploys_since_last_good(&fake);
