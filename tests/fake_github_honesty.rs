@@ -14,6 +14,8 @@ mod webhooks;
 mod auth;
 #[path = "fake_github_honesty/ci.rs"]
 mod ci;
+#[path = "fake_github_honesty/compare.rs"]
+mod compare;
 #[path = "fake_github_honesty/drift.rs"]
 mod drift;
 #[path = "fake_github_honesty/git_data.rs"]

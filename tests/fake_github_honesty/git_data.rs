@@ -10,8 +10,9 @@ fn decode(answer: &Answer) -> String {
     String::from_utf8(bytes).expect("UTF-8 content")
 }
 
-/// Commits `files` (path → content, `None` deletes) on top of `parent`, through the API.
-async fn commit(
+/// Commits `files` (path → content, `None` deletes) on top of `parent`, through the API, as the
+/// App commits a fix. Returns the new commit's SHA.
+pub(super) async fn commit(
     fake: &FakeGitHub,
     token: &str,
     parent: &str,

@@ -71,21 +71,23 @@ fn person(who: &Signature) -> Value {
     json!({ "name": who.name, "email": who.email, "date": timestamp(who.date) })
 }
 
-/// `git-commit`; `signed_by_github` for commits an App made without its own author or committer
-/// (GitHub signs those, and they show as Verified).
-pub(super) fn commit(api: &str, html: &str, info: &CommitInfo, signed_by_github: bool) -> Value {
-    let parents: Vec<Value> = info
-        .parents
+/// A commit's parents, each linked under `commits` (the Git Data or the REST commits API).
+fn parents(info: &CommitInfo, commits: &str, html: &str) -> Vec<Value> {
+    info.parents
         .iter()
         .map(|sha| {
             json!({
                 "sha": sha,
-                "url": format!("{api}/git/commits/{sha}"),
+                "url": format!("{commits}/{sha}"),
                 "html_url": format!("{html}/commit/{sha}"),
             })
         })
-        .collect();
-    let verification = if signed_by_github {
+        .collect()
+}
+
+/// `verification` of a commit: GitHub's own signature, or none.
+fn verification(info: &CommitInfo, signed_by_github: bool) -> Value {
+    if signed_by_github {
         json!({
             "verified": true,
             "reason": "valid",
@@ -95,7 +97,57 @@ pub(super) fn commit(api: &str, html: &str, info: &CommitInfo, signed_by_github:
         })
     } else {
         json!({ "verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null })
+    }
+}
+
+/// The account GitHub links a commit's author or committer to: it knows accounts by their
+/// `users.noreply.github.com` address (an App's bot commits with one); any other address is
+/// linked to no account here, so `null`.
+fn account(base: &str, who: &Signature) -> Value {
+    let Some(local) = who.email.strip_suffix("@users.noreply.github.com") else {
+        return Value::Null;
     };
+    let login = local.split_once('+').map_or(local, |(_, login)| login);
+    super::bodies_pulls::user(base, login)
+}
+
+/// `commit` (the REST commits API's shape, as compare lists it): the git commit wrapped with
+/// the accounts GitHub links it to.
+pub(super) fn rest_commit(
+    base: &str,
+    api: &str,
+    html: &str,
+    info: &CommitInfo,
+    signed_by_github: bool,
+) -> Value {
+    let sha = &info.sha;
+    let parents = parents(info, &format!("{api}/commits"), html);
+    json!({
+        "url": format!("{api}/commits/{sha}"),
+        "sha": sha,
+        "node_id": node_id("Commit", sha),
+        "html_url": format!("{html}/commit/{sha}"),
+        "comments_url": format!("{api}/commits/{sha}/comments"),
+        "commit": {
+            "url": format!("{api}/git/commits/{sha}"),
+            "author": person(&info.author),
+            "committer": person(&info.committer),
+            "message": info.message,
+            "comment_count": 0,
+            "tree": { "sha": info.tree, "url": format!("{api}/git/trees/{}", info.tree) },
+            "verification": verification(info, signed_by_github),
+        },
+        "author": account(base, &info.author),
+        "committer": account(base, &info.committer),
+        "parents": parents,
+    })
+}
+
+/// `git-commit`; `signed_by_github` for commits an App made without its own author or committer
+/// (GitHub signs those, and they show as Verified).
+pub(super) fn commit(api: &str, html: &str, info: &CommitInfo, signed_by_github: bool) -> Value {
+    let parents = parents(info, &format!("{api}/git/commits"), html);
+    let verification = verification(info, signed_by_github);
     json!({
         "sha": info.sha,
         "node_id": node_id("Commit", &info.sha),

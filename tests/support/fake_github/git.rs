@@ -88,7 +88,7 @@ impl GitRepo {
         self.dir.path()
     }
 
-    fn run(
+    pub(super) fn run(
         &self,
         args: &[&str],
         stdin: Option<&[u8]>,
@@ -133,7 +133,7 @@ impl GitRepo {
         }
     }
 
-    fn text(&self, args: &[&str]) -> Option<String> {
+    pub(super) fn text(&self, args: &[&str]) -> Option<String> {
         let out = self.run(args, None, &[]).ok()?;
         Some(String::from_utf8_lossy(&out).trim().to_string())
     }

@@ -16,6 +16,7 @@
 //!   pulls (create, draft or not; `refuse_draft_pull_requests`), get, list by `head`, update,
 //!   requested reviewers (collaborators only); issues, comments, labels, reactions; check runs;
 //!   `collaborators/{user}/permission` (`set_collaborator_permission`; anyone else is 404);
+//!   `compare/{base}...{head}` (git's merge base, commits and renamed-aware file list);
 //!   GraphQL `markPullRequestReadyForReview` only; workflow runs by workflow, branch, head_sha
 //!   and status; `workflow_dispatch`. Writes need the token's `write` on the matching permission.
 //! - CI: `follow_pushes(repo, |tree| run)` turns each pushed tree into a run (jobs, steps, logs)
@@ -35,10 +36,12 @@ mod bodies_git;
 mod bodies_pulls;
 mod checks_routes;
 mod ci;
+mod compare_routes;
 mod downloads;
 mod expect;
 mod gate;
 mod git;
+mod git_diff;
 mod git_routes;
 mod graphql;
 mod issues_routes;

@@ -63,6 +63,7 @@ pub(super) fn router(shared: Shared) -> Router {
         .merge(super::pulls_routes::router())
         .merge(super::issues_routes::router())
         .merge(super::checks_routes::router())
+        .merge(super::compare_routes::router())
         .fallback(gate::unserved)
         .method_not_allowed_fallback(gate::unserved)
         .layer(from_fn_with_state(shared.clone(), gate::honesty_gate))
