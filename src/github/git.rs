@@ -153,7 +153,7 @@ impl RepoClient {
     }
 
     /// Makes one commit of `changes` on top of `parent` and moves `branch` to it
-    /// (fast-forward). Refused before anything is sent when a path is a workflow file or
+    /// (fast-forward), creating the branch at the commit when it does not exist yet. Refused before anything is sent when a path is a workflow file or
     /// leaves the repository, or when a file holds text the redactor takes for a secret.
     /// The message is redacted.
     pub async fn commit_files(
@@ -234,7 +234,14 @@ impl RepoClient {
                 },
             )
             .await?;
-        self.update_branch(branch, &commit.sha).await?;
+        // A new branch is made at the fix itself: made at the parent first, it would be a
+        // push of the unfixed tree, and a deploy workflow on `fixpoint/**` would deploy it.
+        match self.branch_head(branch.as_str()).await? {
+            None => {
+                self.create_branch(branch, &commit.sha).await?;
+            }
+            Some(_) => self.update_branch(branch, &commit.sha).await?,
+        }
         Ok(commit.sha)
     }
 }

@@ -172,21 +172,20 @@ async fn commit_once(
 ) -> anyhow::Result<CommitSha> {
     let n = state.current.number;
     let client = &env.client;
-    client
-        .create_branch(&env.branch, &state.run.head_sha)
-        .await?;
-    let head = client
-        .branch_head(env.branch.as_str())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("branch {} vanished right after it was made", env.branch))?;
-    if head != state.run.head_sha {
-        let commit = client.get_commit(&head).await?;
-        let [l, i] = trailers(env.loop_id, n);
-        if commit.message.lines().any(|x| x == l) && commit.message.lines().any(|x| x == i) {
-            tracing::info!(commit = %head.0, iteration = n, "fix commit found on the branch; not made again");
-            return Ok(head);
+    let parent = match client.branch_head(env.branch.as_str()).await? {
+        // The branch is made with the first fix commit (see `commit_files`).
+        None => state.run.head_sha.clone(),
+        Some(head) if head == state.run.head_sha => head,
+        Some(head) => {
+            let commit = client.get_commit(&head).await?;
+            let [l, i] = trailers(env.loop_id, n);
+            if commit.message.lines().any(|x| x == l) && commit.message.lines().any(|x| x == i) {
+                tracing::info!(commit = %head.0, iteration = n, "fix commit found on the branch; not made again");
+                return Ok(head);
+            }
+            head
         }
-    }
+    };
     let diagnosis = state.current.diagnosis.as_ref().map(|d| {
         format!(
             "{} at {} (confidence {:.2})",
@@ -197,7 +196,7 @@ async fn commit_once(
     });
     let message = commit_message(env.loop_id, n, plan, diagnosis.as_deref());
     Ok(client
-        .commit_files(&env.branch, &head, &message, changes)
+        .commit_files(&env.branch, &parent, &message, changes)
         .await?)
 }
 

@@ -119,11 +119,11 @@ async fn killed_and_resumed(kill_after_commit: bool) {
         crate::support::SECRET,
     );
     if kill_after_commit {
-        // GitHub hangs on the fast-forward of the branch to the fix commit: the commit exists,
-        // the branch does not show it yet, nothing is recorded; the process dies there.
+        // GitHub hangs on creating the branch at the fix commit: the commit exists, the
+        // branch does not, nothing is recorded; the process dies there.
         github.stall_next(
-            "PATCH",
-            &format!("/repos/acme/payments-api/git/refs/heads/{BRANCH}"),
+            "POST",
+            "/repos/acme/payments-api/git/refs",
             1,
             Duration::from_secs(120),
         );
