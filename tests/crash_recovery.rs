@@ -4,68 +4,24 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::fake_github::{FakeGitHub, Job, Step, WorkflowRun};
+use support::process::{Server, free_port, serve};
 use support::webhooks::{bytes, failed_deploy};
 
 const REPO: &str = "acme/payments-api";
 const SHA: &str = "4a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(fake: &FakeGitHub, dir: &std::path::Path, port: u16, log: &str) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_fixpoint"))
-        .arg("serve")
-        .env_clear()
-        .env("APP_ID", fake.app_id().to_string())
-        .env("PRIVATE_KEY", fake.private_key_pem())
-        .env("WEBHOOK_SECRET", support::SECRET)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("fixpoint.sqlite").display()),
-        )
-        .env("PORT", port.to_string())
-        .env("GITHUB_API_URL", fake.url())
-        .env("FIXPOINT_WORKERS", "1")
-        .env("FIXPOINT_JOB_LEASE_SECS", "2")
-        .env("FIXPOINT_ENV_FILE", dir.join("no.env"))
-        .env("FIXPOINT_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(log)).unwrap())
-        .spawn()
-        .expect("fixpoint starts");
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await
-            && r.status() == 200
-        {
-            return server;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fixpoint did not become ready: {}",
-            std::fs::read_to_string(dir.join(log)).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    serve(
+        fake,
+        dir,
+        port,
+        log,
+        &[("FIXPOINT_WORKERS".into(), "1".into())],
+    )
+    .await
 }
 
 async fn wait_for(store: &sqlx::SqlitePool, sql: &str, what: &str) {

@@ -18,14 +18,12 @@ mod sweep_reads;
 mod time;
 
 use aws_sdk_ecs::types::{Deployment, DesiredStatus, Service};
-use serde_json::json;
 use support::fake_github::PushedTree;
 use support::lower_env::{LowerEnv, ServiceNeeds};
 
 pub const CLUSTER: &str = "staging";
 pub const SERVICE: &str = "payments-api";
-pub const BUG_FILE: &str = "src/rates.rs";
-pub const BUG_LINE: &str = "let rate = rates.get(\"EUR\").unwrap();";
+pub use crate::support::lower_env::{BUG_FILE, BUG_LINE, rates};
 
 /// What payments-api needs since the settlement change: 1 GiB, its database and the card
 /// partner's key, and a start-up without the EUR crash.
@@ -38,47 +36,7 @@ pub fn needs() -> ServiceNeeds {
 
 /// The repository's task definition file, as the deploy action renders it.
 pub fn task_definition(memory: u32, environment: &[&str], secrets: &[&str]) -> String {
-    let image = ServiceNeeds::new(CLUSTER, SERVICE).image;
-    let environment: Vec<_> = environment
-        .iter()
-        .map(|n| json!({"name": n, "value": format!("value-of-{n}")}))
-        .collect();
-    let secrets: Vec<_> = secrets
-        .iter()
-        .map(|n| json!({"name": n, "valueFrom": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-api/{n}-Ab12Cd")}))
-        .collect();
-    let file = json!({
-        "family": SERVICE,
-        "networkMode": "awsvpc",
-        "requiresCompatibilities": ["FARGATE"],
-        "cpu": "512",
-        "memory": memory.to_string(),
-        "executionRoleArn": "arn:aws:iam::123456789012:role/payments-api-execution",
-        "containerDefinitions": [{
-            "name": "web",
-            "image": image,
-            "essential": true,
-            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-            "environment": environment,
-            "secrets": secrets,
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": "/ecs/payments-api", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"
-            }}
-        }]
-    });
-    serde_json::to_string_pretty(&file).expect("a task definition serialises")
-}
-
-/// The code of the rates module; `with_bug` keeps the line that crashes start-up.
-pub fn rates(with_bug: bool) -> String {
-    let lookup = if with_bug {
-        BUG_LINE
-    } else {
-        "let rate = rates.get(\"EUR\").copied().unwrap_or(Rate::ONE);"
-    };
-    format!(
-        "use crate::Rate;\n\npub fn start(rates: &Rates) -> Rate {{\n    // Rates are loaded at start-up.\n    {lookup}\n    rate\n}}\n"
-    )
+    support::lower_env::task_definition_file(SERVICE, memory, environment, secrets)
 }
 
 /// A tree of the repository: the task definition file and the rates module.

@@ -3,77 +3,26 @@
 //! moved). A restarted Fixpoint resumes the loop from what was stored: one branch, one commit
 //! for the iteration on it, one PR.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::story::*;
-use crate::support::lower_env::ServiceNeeds;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::fake_github::FakeGitHub;
+use crate::support::process::{Server, free_port, serve};
 
 /// `fixpoint serve` against the fake GitHub and the world's AWS, polling every second.
-async fn serve(
-    github: &crate::support::fake_github::FakeGitHub,
-    dir: &std::path::Path,
-    port: u16,
-    log: &str,
-) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fixpoint"));
-    cmd.arg("serve").env_clear();
+async fn start(github: &FakeGitHub, dir: &std::path::Path, port: u16, log: &str) -> Server {
     // The world pointed this process's AWS environment at its stub: the server reads the same.
-    for (k, v) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_") || k == "PATH") {
-        cmd.env(k, v);
+    let mut extra: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_") || k == "PATH")
+        .collect();
+    for (k, v) in [
+        ("FIXPOINT_WORKERS", "2"),
+        ("FIXPOINT_LOOP_POLL_SECS", "1"),
+        ("FIXPOINT_SWEEP_ALLOW", "127.0.0.0/8"),
+    ] {
+        extra.push((k.into(), v.into()));
     }
-    let child = cmd
-        .env("APP_ID", github.app_id().to_string())
-        .env("PRIVATE_KEY", github.private_key_pem())
-        .env("WEBHOOK_SECRET", crate::support::SECRET)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("fixpoint.sqlite").display()),
-        )
-        .env("PORT", port.to_string())
-        .env("GITHUB_API_URL", github.url())
-        .env("FIXPOINT_WORKERS", "2")
-        .env("FIXPOINT_JOB_LEASE_SECS", "2")
-        .env("FIXPOINT_LOOP_POLL_SECS", "1")
-        .env("FIXPOINT_SWEEP_ALLOW", "127.0.0.0/8")
-        .env("FIXPOINT_ENV_FILE", dir.join("no.env"))
-        .env("FIXPOINT_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(log)).unwrap())
-        .spawn()
-        .expect("fixpoint starts");
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await
-            && r.status() == 200
-        {
-            return server;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fixpoint did not become ready: {}",
-            std::fs::read_to_string(dir.join(log)).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    serve(github, dir, port, log, &extra).await
 }
 
 /// Waits until `sql` (one text value) answers `want`, reading the server's database.
@@ -101,16 +50,8 @@ async fn wait_until(db: &sqlx::SqlitePool, sql: &str, want: &str, dir: &std::pat
     }
 }
 
-fn needs() -> ServiceNeeds {
-    ServiceNeeds::new(CLUSTER, SERVICE).memory(900)
-}
-
-fn at(memory: u32) -> Vec<(String, String)> {
-    tree(task_definition(memory, &[], &[]), rates(false))
-}
-
 async fn killed_and_resumed(kill_after_commit: bool) {
-    let arranged = arrange(needs(), at(512), at(512), config_with_soak(0, "")).await;
+    let arranged = arrange(oom_needs(900), at(512), at(512), config_with_soak(0, "")).await;
     let github = &arranged.github;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -130,7 +71,7 @@ async fn killed_and_resumed(kill_after_commit: bool) {
     } else {
         github.hold_ci(REPO);
     }
-    let first = serve(github, dir.path(), port, "first.log").await;
+    let first = start(github, dir.path(), port, "first.log").await;
     let body = red_deploy_hook(&arranged.failing_sha);
     let answer = crate::support::webhooks::post(
         &format!("http://127.0.0.1:{port}"),
@@ -161,7 +102,7 @@ async fn killed_and_resumed(kill_after_commit: bool) {
         wait_until(&db, "SELECT phase FROM loops", "await_ci", dir.path()).await;
     }
     drop(first); // SIGKILL
-    let _second = serve(github, dir.path(), port, "second.log").await;
+    let _second = start(github, dir.path(), port, "second.log").await;
     if !kill_after_commit {
         github.finish_ci_run(REPO);
     }

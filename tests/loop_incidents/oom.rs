@@ -5,24 +5,10 @@
 use fixpoint::domain::LoopStatus;
 
 use crate::story::*;
-use crate::support::lower_env::ServiceNeeds;
-
-fn needs(memory: u32) -> ServiceNeeds {
-    ServiceNeeds::new(CLUSTER, SERVICE)
-        .memory(memory)
-        .variables(&["DATABASE_URL", "PAYMENTS_API_KEY"])
-}
-
-fn at(memory: u32) -> Vec<(String, String)> {
-    tree(
-        task_definition(memory, &["DATABASE_URL"], &["PAYMENTS_API_KEY"]),
-        rates(false),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_is_raised_in_the_task_definition_and_the_fix_is_proven_before_the_pr() {
-    let story = Story::begin(needs(900), at(512), at(512), config("")).await;
+    let story = Story::begin(oom_needs(900), at(512), at(512), config("")).await;
     let ended = story.run_loop().await;
 
     assert_eq!(ended.status, LoopStatus::Fixed, "{:?}", ended.status_reason);
@@ -51,7 +37,7 @@ async fn memory_is_raised_in_the_task_definition_and_the_fix_is_proven_before_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_raise_that_is_not_enough_is_followed_by_a_larger_one_never_the_same_one() {
-    let story = Story::begin(needs(1500), at(512), at(512), config("")).await;
+    let story = Story::begin(oom_needs(1500), at(512), at(512), config("")).await;
     let ended = story.run_loop().await;
 
     assert_eq!(ended.status, LoopStatus::Fixed, "{:?}", ended.status_reason);
@@ -79,7 +65,13 @@ async fn a_raise_that_is_not_enough_is_followed_by_a_larger_one_never_the_same_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fix_that_never_heals_stops_at_max_iterations_and_tries_nothing_twice() {
-    let story = Story::begin(needs(900), at(512), at(512), config("max_iterations: 3\n")).await;
+    let story = Story::begin(
+        oom_needs(900),
+        at(512),
+        at(512),
+        config("max_iterations: 3\n"),
+    )
+    .await;
     story.env.never_heals();
     let ended = story.run_loop().await;
 
@@ -114,7 +106,7 @@ async fn a_fix_that_never_heals_stops_at_max_iterations_and_tries_nothing_twice(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_min_confidence_the_loop_changes_nothing() {
     let story = Story::begin(
-        needs(900),
+        oom_needs(900),
         at(512),
         at(512),
         config("min_confidence: 0.99\n"),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use fixpoint::config::Settings;
 use fixpoint::domain::{InvestigationStatus, JobState};
 use fixpoint::store::loops::LoopRow;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::fake_github::{FakeGitHub, Job, Step, WorkflowRun};
 use crate::support::lower_env::{DEPLOY, LowerEnv, ServiceNeeds, WORKFLOW};
@@ -20,8 +20,7 @@ pub const SERVICE: &str = "payments-api";
 pub const FAILED_RUN: u64 = 9001;
 pub const BRANCH: &str = "fixpoint/payments-api-9001";
 pub const WORKFLOW_FILE: &str = "deploy-to-staging.yml";
-pub const BUG_FILE: &str = "src/rates.rs";
-pub const BUG_LINE: &str = "let rate = rates.get(\"EUR\").unwrap();";
+pub use crate::support::lower_env::{BUG_FILE, BUG_LINE, rates};
 
 /// The repository's fixpoint.yml: the deploy workflow, the map, the task definition file,
 /// a one-minute soak; `extra` adds keys.
@@ -45,46 +44,21 @@ pub fn map(health_url: &str, cluster: &str) -> String {
 
 /// The task definition file, as the deploy action renders it.
 pub fn task_definition(memory: u32, environment: &[&str], secrets: &[&str]) -> String {
-    let image = ServiceNeeds::new(CLUSTER, SERVICE).image;
-    let environment: Vec<Value> = environment
-        .iter()
-        .map(|n| json!({"name": n, "value": format!("value-of-{n}")}))
-        .collect();
-    let secrets: Vec<Value> = secrets
-        .iter()
-        .map(|n| json!({"name": n, "valueFrom": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-api/{n}-Ab12Cd")}))
-        .collect();
-    let file = json!({
-        "family": SERVICE,
-        "networkMode": "awsvpc",
-        "requiresCompatibilities": ["FARGATE"],
-        "cpu": "512",
-        "memory": memory.to_string(),
-        "executionRoleArn": "arn:aws:iam::123456789012:role/payments-api-execution",
-        "containerDefinitions": [{
-            "name": "web",
-            "image": image,
-            "essential": true,
-            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-            "environment": environment,
-            "secrets": secrets,
-        }]
-    });
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&file).expect("a task definition serialises")
-    )
+    crate::support::lower_env::task_definition_file(SERVICE, memory, environment, secrets)
 }
 
-/// The rates module; `with_bug` keeps the line that crashes start-up.
-pub fn rates(with_bug: bool) -> String {
-    let lookup = if with_bug {
-        BUG_LINE
-    } else {
-        "let rate = rates.get(\"EUR\").copied().unwrap_or(Rate::ONE);"
-    };
-    format!(
-        "use crate::Rate;\n\npub fn start(rates: &Rates) -> Rate {{\n    // Rates are loaded at start-up.\n    {lookup}\n    rate\n}}\n"
+/// What payments-api needs since the settlement change: `memory` MiB and its two variables.
+pub fn oom_needs(memory: u32) -> ServiceNeeds {
+    ServiceNeeds::new(CLUSTER, SERVICE)
+        .memory(memory)
+        .variables(&["DATABASE_URL", "PAYMENTS_API_KEY"])
+}
+
+/// The service's tree with `memory` MiB and both variables set.
+pub fn at(memory: u32) -> Vec<(String, String)> {
+    tree(
+        task_definition(memory, &["DATABASE_URL"], &["PAYMENTS_API_KEY"]),
+        rates(false),
     )
 }
 

@@ -301,6 +301,62 @@ impl LowerEnv {
     }
 }
 
+/// The file of the payments-api story's start-up bug, and the line that crashes it.
+pub const BUG_FILE: &str = "src/rates.rs";
+pub const BUG_LINE: &str = "let rate = rates.get(\"EUR\").unwrap();";
+
+/// The code of the rates module; `with_bug` keeps the line that crashes start-up.
+pub fn rates(with_bug: bool) -> String {
+    let lookup = if with_bug {
+        BUG_LINE
+    } else {
+        "let rate = rates.get(\"EUR\").copied().unwrap_or(Rate::ONE);"
+    };
+    format!(
+        "use crate::Rate;\n\npub fn start(rates: &Rates) -> Rate {{\n    // Rates are loaded at start-up.\n    {lookup}\n    rate\n}}\n"
+    )
+}
+
+/// A Fargate task definition file for `service`, as the deploy action renders it: one `web`
+/// container on the image the registry has, its `environment` values and `secrets` references
+/// (Secrets Manager ARNs, never values).
+pub fn task_definition_file(
+    service: &str,
+    memory: u32,
+    environment: &[&str],
+    secrets: &[&str],
+) -> String {
+    let image = ServiceNeeds::new("staging", service).image;
+    let environment: Vec<_> = environment
+        .iter()
+        .map(|n| serde_json::json!({"name": n, "value": format!("value-of-{n}")}))
+        .collect();
+    let secrets: Vec<_> = secrets
+        .iter()
+        .map(|n| serde_json::json!({"name": n, "valueFrom": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{service}/{n}-Ab12Cd")}))
+        .collect();
+    let file = serde_json::json!({
+        "family": service,
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "512",
+        "memory": memory.to_string(),
+        "executionRoleArn": format!("arn:aws:iam::123456789012:role/{service}-execution"),
+        "containerDefinitions": [{
+            "name": "web",
+            "image": image,
+            "essential": true,
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+            "environment": environment,
+            "secrets": secrets,
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": format!("/ecs/{service}"), "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"
+            }}
+        }]
+    });
+    serde_json::to_string_pretty(&file).expect("a task definition serialises")
+}
+
 impl Drop for LowerEnv {
     fn drop(&mut self) {
         let problems = std::mem::take(

@@ -13,6 +13,7 @@ pub mod model_server;
 pub mod moto;
 pub mod openapi;
 pub mod postgres;
+pub mod process;
 pub mod redis;
 pub mod webhooks;
 
