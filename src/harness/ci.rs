@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::state::{IterationResult, LoopState};
 use super::{CI_POLL, Env, Next};
 use crate::config::ProcessEnv;
-use crate::domain::{CommitSha, Conclusion, Phase, RunStatus};
+use crate::domain::{CommitSha, Conclusion, LoopStatus, Phase, RunStatus};
 use crate::github::actions::{RunFilter, WorkflowRun};
 use crate::skills::{RunContext, SkillContext, skill_for};
 use crate::topology::{CheckTarget, SkillKind};
@@ -18,7 +18,11 @@ pub(super) enum Runs {
     /// Every required workflow has a successful run: `name #id` of each.
     Passed(Vec<String>),
     Failed(WorkflowRun),
-    Waiting,
+    /// Some required workflow has not finished; `started` says whether any run of them exists
+    /// at the commit at all.
+    Waiting {
+        started: bool,
+    },
 }
 
 pub(super) async fn await_deploy(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result<Next> {
@@ -38,7 +42,21 @@ pub(super) async fn await_deploy(env: &Env<'_>, state: &mut LoopState) -> anyhow
             state.current.failed_run = Some((run.id.0, run.run_attempt.unwrap_or(1)));
             Ok(Next::Judged(result))
         }
-        Runs::Waiting => Ok(wait_or_time_out(
+        Runs::Waiting { started: false }
+            if state.current.ci_deadline.is_some_and(|d| env.now() >= d) =>
+        {
+            // Nothing ran at all: not a fix that failed, a deploy that is not wired up.
+            Ok(Next::End(
+                LoopStatus::Failed,
+                format!(
+                    "no run of {} started on {} within {} min: add `fixpoint/**` to the deploy workflow's push branches, or set `deploy.trigger: dispatch` (see docs/fixpoint.example.yml)",
+                    workflows.join(", "),
+                    env.branch,
+                    state.config.deploy.ci_timeout_min
+                ),
+            ))
+        }
+        Runs::Waiting { .. } => Ok(wait_or_time_out(
             env,
             state.current.ci_deadline,
             "the deploy workflows",
@@ -81,11 +99,13 @@ pub(super) async fn runs_at(
     let runs = runs_on_branch(env, commit).await?;
     let mut passed = Vec::new();
     let mut waiting = false;
+    let mut started = false;
     for workflow in workflows {
         // Newest first, as the API lists them: a re-run that passed counts, not the red one.
         let newest = runs
             .iter()
             .find(|r| is_workflow(workflow, r.name.as_deref(), r.path.as_deref()));
+        started |= newest.is_some();
         match newest {
             Some(run) if run.status == Some(RunStatus::Completed) => {
                 if Conclusion::failed(run.conclusion) {
@@ -101,7 +121,7 @@ pub(super) async fn runs_at(
         }
     }
     Ok(if waiting {
-        Runs::Waiting
+        Runs::Waiting { started }
     } else {
         Runs::Passed(passed)
     })

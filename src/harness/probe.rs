@@ -57,7 +57,7 @@ pub(super) async fn test(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
                 run.id
             ),
         })),
-        Runs::Waiting => Ok(ci::wait_or_time_out(
+        Runs::Waiting { .. } => Ok(ci::wait_or_time_out(
             env,
             state.current.test_deadline,
             "the test workflows",

@@ -76,3 +76,28 @@ async fn a_production_named_cluster_is_refused_below_the_planner() {
     assert!(story.env.ecs_writes().is_empty());
     story.app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_workflow_that_never_runs_on_the_branch_is_named_not_waited_on_forever() {
+    // The workflow fixpoint.yml names for the fix never runs on fixpoint/ branches.
+    let story = Story::begin(
+        oom_needs(900),
+        at(512),
+        at(512),
+        config("deploy:\n  workflows: [deploy-canary.yml]\n  ci_timeout_min: 1\n"),
+    )
+    .await;
+    let ended = story.run_loop().await;
+
+    assert_eq!(
+        ended.status,
+        LoopStatus::Failed,
+        "{:?}",
+        ended.status_reason
+    );
+    let why = ended.status_reason.unwrap_or_default();
+    assert!(why.contains("no run of deploy-canary.yml started"), "{why}");
+    assert!(why.contains("fixpoint/**"), "{why}");
+    assert!(story.app.github.pull_requests(REPO).is_empty());
+    story.app.stop().await;
+}
