@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::lower_env::LowerEnvService;
 use super::plans::{Change, FixPlan};
 use super::state::{DeploymentMark, LoopState};
-use super::{Env, Next, plan};
+use super::{Env, Next};
 use crate::config::fixing::{Allowance, Trigger};
 use crate::domain::{CommitSha, LoopStatus, Phase};
 use crate::github::GitHubError;
@@ -20,7 +20,7 @@ pub(super) async fn act(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result<
     let Some(plan) = state.current.plan.clone() else {
         return Ok(Next::Go(Phase::Plan));
     };
-    let ecs = match plan::lower_env(env, state)? {
+    let ecs = match &env.ecs {
         Some(Ok(ecs)) => Some(ecs),
         Some(Err(refused)) => return Ok(Next::End(LoopStatus::Failed, refused.to_string())),
         None => None,

@@ -3,14 +3,11 @@
 //! wakes it, and a poll every minute covers a missed webhook. A red run ends the iteration
 //! with the failed step and an excerpt of its log; the deadline ends it as a timeout.
 
-use std::sync::Arc;
-
 use super::state::{IterationResult, LoopState};
 use super::{CI_POLL, Env, Next};
-use crate::config::ProcessEnv;
 use crate::domain::{CommitSha, Conclusion, LoopStatus, Phase, RunStatus};
 use crate::github::actions::{RunFilter, WorkflowRun};
-use crate::skills::{RunContext, SkillContext, skill_for};
+use crate::skills::skill_for;
 use crate::topology::{CheckTarget, SkillKind};
 
 /// What the workflows at a commit say so far.
@@ -161,16 +158,9 @@ async fn failed_run(env: &Env<'_>, state: &LoopState, run: &WorkflowRun) -> Iter
             .unwrap_or_else(|| "no failed job listed".into()),
         Err(e) => format!("jobs unreadable: {e}"),
     };
-    let skills = SkillContext::for_repository(
+    let skills = env.skills(
         env.now() - chrono::Duration::hours(1),
-        Some(RunContext {
-            github: env.client.clone(),
-            run_id: run.id.0,
-            attempt,
-        }),
-        Arc::new(ProcessEnv),
-        &env.ctx.settings.sweep,
-        &state.run.repo.to_string(),
+        Some(env.run_context(run.id.0, attempt)),
     );
     let target = CheckTarget::Gha {
         repo: state.run.repo.clone(),

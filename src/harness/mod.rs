@@ -28,20 +28,24 @@ mod verify;
 mod workspace;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
+use crate::config::ProcessEnv;
 use crate::config::repo::RepoConfig;
 use crate::diagnose::{DebugContext, Diagnosis};
-use crate::domain::{CommitSha, LoopStatus, Phase, RunRef};
+use crate::domain::{LoopStatus, Phase, RunRef};
 use crate::github::RepoClient;
 use crate::github::auth::Permissions;
 use crate::github::guard::FixpointBranch;
-use crate::jobs::{Job, JobContext, Outcome, wake_key_for_branch};
+use crate::jobs::{Job, JobContext, Outcome, branch_wake_key};
+use crate::skills::{RunContext, SkillContext};
 use crate::store::investigations::Document;
 use crate::store::loops::{LoopRow, NewLoop, Opened};
+use crate::topology::{DEFAULT_DEPTH, TopologyGraph};
 use state::{Iteration, IterationResult, LoopState};
 
 pub use lower_env::{LowerEnvRefused, LowerEnvService};
@@ -124,12 +128,17 @@ pub(crate) enum Next {
     End(LoopStatus, String),
 }
 
-/// What every phase reaches.
+/// What every phase reaches. The stored maps are loaded once per run of the loop's job,
+/// not in every phase (a waiting loop runs again at every poll).
 pub(crate) struct Env<'a> {
     pub ctx: &'a JobContext,
     pub client: RepoClient,
     pub branch: FixpointBranch,
     pub loop_id: i64,
+    pub repo: String,
+    pub graph: TopologyGraph,
+    /// The root service's ECS service; `Err` when one of its names means production.
+    pub ecs: Option<Result<LowerEnvService, LowerEnvRefused>>,
 }
 
 impl Env<'_> {
@@ -145,6 +154,26 @@ impl Env<'_> {
 
     pub fn after(&self, wait: Duration) -> DateTime<Utc> {
         self.now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// What the skills reach for this repository, reading from `since` (and `run`'s logs).
+    pub fn skills(&self, since: DateTime<Utc>, run: Option<RunContext>) -> SkillContext {
+        SkillContext::for_repository(
+            since,
+            run,
+            Arc::new(ProcessEnv),
+            &self.ctx.settings.sweep,
+            &self.repo,
+        )
+    }
+
+    /// A failed run of this repository, for the `gha` skill to read.
+    pub fn run_context(&self, run_id: u64, attempt: u64) -> RunContext {
+        RunContext {
+            github: self.client.clone(),
+            run_id,
+            attempt,
+        }
     }
 }
 
@@ -177,6 +206,14 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
     }
     let branch = FixpointBranch::new(&row.branch)
         .map_err(|e| anyhow::anyhow!("loop {} has an unusable branch: {e}", row.id))?;
+    let graph = TopologyGraph::load_fetched(
+        &row.state.maps,
+        &row.state.topology,
+        DEFAULT_DEPTH,
+        &ctx.settings.production_names,
+    )
+    .map_err(|e| anyhow::anyhow!("the stored topology map no longer loads: {}", e.problem()))?;
+    let ecs = LowerEnvService::of(&graph, &ctx.settings.production_names);
     let env = Env {
         ctx,
         client: ctx.github.repo(
@@ -186,6 +223,9 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
         ),
         branch,
         loop_id: row.id,
+        repo: row.state.run.repo.to_string(),
+        graph,
+        ecs,
     };
     for _ in 0..MAX_TRANSITIONS {
         let phase = row.phase;
@@ -211,7 +251,7 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
                 ctx.store.save_loop(&row).await?;
                 return Ok(Outcome::Snooze {
                     until,
-                    wake_key: wake.then(|| wake_key_for_branch_name(&row.state.run, &row.branch)),
+                    wake_key: wake.then(|| branch_wake_key(&row.state.run.repo, &row.branch)),
                 });
             }
             Next::Judged(result) => {
@@ -302,15 +342,4 @@ async fn stopped_in(
             &row.state.history,
         )
         .await
-}
-
-fn wake_key_for_branch_name(run: &RunRef, branch: &str) -> String {
-    let mut on_branch = run.clone();
-    on_branch.branch = branch.to_string();
-    wake_key_for_branch(&on_branch)
-}
-
-/// The first seven characters of a SHA, for people.
-pub(crate) fn short(sha: &CommitSha) -> &str {
-    &sha.0[..sha.0.len().min(7)]
 }

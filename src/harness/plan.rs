@@ -7,17 +7,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::lower_env::{LowerEnvRefused, LowerEnvService};
 use super::plans::{self, PlanDecision, PlanRequest};
 use super::state::{IterationResult, LoopState};
 use super::workspace::GitHubWorkspace;
 use super::{Env, Next};
-use crate::config::ProcessEnv;
 use crate::diagnose::{self, Diagnosis, RootCauseClass};
-use crate::domain::{LoopStatus, Phase, RunId};
-use crate::skills::{RunContext, SkillContext};
+use crate::domain::{LoopStatus, Phase};
 use crate::sweep::{self, SweepOptions, SweepReport};
-use crate::topology::{DEFAULT_DEPTH, TopologyGraph};
 
 pub(super) async fn plan(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result<Next> {
     let n = state.current.number;
@@ -32,9 +28,7 @@ pub(super) async fn plan(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
                     .unwrap_or_else(|| env.now());
                 let failed_run = last.and_then(|l| l.failed_run);
                 env.ctx
-                    .step_in(n, "sweep", || {
-                        sweep_lower_env(env, state, since, failed_run)
-                    })
+                    .step_in(n, "sweep", || sweep_lower_env(env, since, failed_run))
                     .await?
             }
         };
@@ -48,7 +42,6 @@ pub(super) async fn plan(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
         if ci_failed {
             report.findings.retain(|f| f.skill == "gha");
         }
-        let graph = graph(env, state)?;
         let history = state.history.clone();
         let diagnosis = env
             .ctx
@@ -56,7 +49,7 @@ pub(super) async fn plan(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
                 Ok(diagnose::decide(
                     &state.service,
                     &report.findings,
-                    Some(&graph),
+                    Some(&env.graph),
                     &history,
                     env.ctx.settings.model.as_ref(),
                 )
@@ -81,8 +74,8 @@ pub(super) async fn plan(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
         .filter(|e| e.failed())
         .filter_map(|e| e.fingerprint.clone())
         .collect();
-    let ecs = match lower_env(env, state)? {
-        Some(Ok(ecs)) => Some(ecs),
+    let ecs = match &env.ecs {
+        Some(Ok(ecs)) => Some(ecs.clone()),
         Some(Err(refused)) => return Ok(Next::End(LoopStatus::Failed, refused.to_string())),
         None => None,
     };
@@ -142,50 +135,16 @@ fn previous_sweep(state: &mut LoopState) -> Option<SweepReport> {
     state.last.as_mut().and_then(|last| last.sweep.take())
 }
 
-/// The root service's ECS service, refused when a name means production.
-pub(super) fn lower_env(
-    env: &Env<'_>,
-    state: &LoopState,
-) -> anyhow::Result<Option<Result<LowerEnvService, LowerEnvRefused>>> {
-    let graph = graph(env, state)?;
-    Ok(LowerEnvService::of(
-        &graph,
-        &env.ctx.settings.production_names,
-    ))
-}
-
-pub(super) fn graph(env: &Env<'_>, state: &LoopState) -> anyhow::Result<TopologyGraph> {
-    TopologyGraph::load_fetched(
-        &state.maps,
-        &state.topology,
-        DEFAULT_DEPTH,
-        &env.ctx.settings.production_names,
-    )
-    .map_err(|e| anyhow::anyhow!("the stored topology map no longer loads: {}", e.problem()))
-}
-
 /// A sweep of the lower environment from `since`, reading `failed_run`'s logs when the last
 /// fix's deploy failed.
 pub(super) async fn sweep_lower_env(
     env: &Env<'_>,
-    state: &LoopState,
     since: DateTime<Utc>,
     failed_run: Option<(u64, u64)>,
 ) -> anyhow::Result<SweepReport> {
-    let graph = graph(env, state)?;
-    let run = failed_run.map(|(run_id, attempt)| RunContext {
-        github: env.client.clone(),
-        run_id: RunId(run_id).0,
-        attempt,
-    });
-    let skills = SkillContext::for_repository(
-        since,
-        run,
-        Arc::new(ProcessEnv),
-        &env.ctx.settings.sweep,
-        &state.run.repo.to_string(),
-    );
-    Ok(sweep::sweep(&graph, Arc::new(skills), &SweepOptions::default()).await)
+    let run = failed_run.map(|(run_id, attempt)| env.run_context(run_id, attempt));
+    let skills = env.skills(since, run);
+    Ok(sweep::sweep(&env.graph, Arc::new(skills), &SweepOptions::default()).await)
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ci::{self, Runs};
 use super::state::{IterationResult, LoopState};
-use super::{Env, Next, plan};
-use crate::config::ProcessEnv;
+use super::{Env, Next};
 use crate::config::fixing::HttpProbe;
 use crate::skills::SkillContext;
 use crate::topology::{CheckTarget, TopologyGraph};
@@ -23,7 +22,7 @@ pub(super) async fn test(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
         if !probes.is_empty() {
             let results = env
                 .ctx
-                .step_in(n, "http_probe", || run_probes(env, state, &probes))
+                .step_in(n, "http_probe", || run_probes(env, &probes))
                 .await?;
             let failed: Vec<String> = results.iter().filter_map(|r| r.failure.clone()).collect();
             for r in &results {
@@ -73,22 +72,11 @@ pub(super) struct ProbeResult {
     pub failure: Option<String>,
 }
 
-async fn run_probes(
-    env: &Env<'_>,
-    state: &LoopState,
-    probes: &[HttpProbe],
-) -> anyhow::Result<Vec<ProbeResult>> {
-    let graph = plan::graph(env, state)?;
-    let skills = SkillContext::for_repository(
-        env.now(),
-        None,
-        Arc::new(ProcessEnv),
-        &env.ctx.settings.sweep,
-        &state.run.repo.to_string(),
-    );
+async fn run_probes(env: &Env<'_>, probes: &[HttpProbe]) -> anyhow::Result<Vec<ProbeResult>> {
+    let skills = env.skills(env.now(), None);
     let mut out = Vec::new();
     for probe in probes {
-        out.push(match target(&graph, &skills, probe) {
+        out.push(match target(&env.graph, &skills, probe) {
             Ok(url) => {
                 let stats = load(&skills.http, &url, probe).await;
                 stats.judge(&url, probe)

@@ -2,8 +2,9 @@
 //! failed, carrying the debug history. The PR is looked up by head first, so a run killed
 //! after opening it never opens a second. Merging stays with people.
 
+use super::plans::short_sha;
 use super::state::LoopState;
-use super::{Env, Next, short};
+use super::{Env, Next};
 use crate::domain::LoopStatus;
 use crate::github::pulls::NewPullRequest;
 use crate::store::loops::LoopRow;
@@ -59,7 +60,7 @@ pub(super) fn body(state: &LoopState, loop_id: i64) -> String {
         state.service,
         state.run.run_id,
         state.run.workflow,
-        short(&state.run.head_sha)
+        short_sha(&state.run.head_sha)
     ));
     if let Some(d) = &state.current.diagnosis {
         out.push(format!(

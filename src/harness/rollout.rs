@@ -5,7 +5,7 @@
 
 use super::lower_env::DeploymentView;
 use super::state::{DeploymentMark, IterationResult, LoopState};
-use super::{Env, Next, ROLLOUT_POLL, plan};
+use super::{Env, Next, ROLLOUT_POLL};
 use crate::domain::{LoopStatus, Phase};
 
 /// What the service's deployments say about the fix's rollout.
@@ -107,7 +107,7 @@ fn short_td(arn: &str) -> &str {
 }
 
 pub(super) async fn await_rollout(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result<Next> {
-    let ecs = match plan::lower_env(env, state)? {
+    let ecs = match &env.ecs {
         Some(Ok(ecs)) => ecs,
         Some(Err(refused)) => return Ok(Next::End(LoopStatus::Failed, refused.to_string())),
         None => {

@@ -26,14 +26,13 @@ pub(super) async fn verify(env: &Env<'_>, state: &mut LoopState) -> anyhow::Resu
     let report = env
         .ctx
         .step_in(n, "verify_sweep", || {
-            plan::sweep_lower_env(env, state, rolled_out_at, None)
+            plan::sweep_lower_env(env, rolled_out_at, None)
         })
         .await?;
-    let graph = plan::graph(env, state)?;
     let rules = rank::diagnose(
         &state.service,
         &report.findings,
-        Some(&graph),
+        Some(&env.graph),
         &state.history,
     );
     let noise: Vec<&str> = rules.noise.iter().map(|n| n.node.as_str()).collect();

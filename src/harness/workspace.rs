@@ -88,13 +88,6 @@ impl Workspace for GitHubWorkspace {
     }
 
     async fn current_task_definition(&self) -> anyhow::Result<Option<Value>> {
-        self.primary_task_definition().await
-    }
-}
-
-impl GitHubWorkspace {
-    /// The PRIMARY deployment's task definition, as DescribeTaskDefinition returns it.
-    async fn primary_task_definition(&self) -> anyhow::Result<Option<Value>> {
         let Some(ecs) = &self.ecs else {
             return Ok(None);
         };

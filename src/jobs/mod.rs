@@ -7,7 +7,7 @@ mod context;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{PrCommand, RunRef};
+use crate::domain::{PrCommand, RepoName, RunRef};
 use crate::store::NewJob;
 
 pub use context::{JobContext, Outcome};
@@ -91,7 +91,12 @@ impl Job {
 
 /// The key a job waiting on runs of `run`'s branch snoozes under.
 pub fn wake_key_for_branch(run: &RunRef) -> String {
-    format!("branch:{}:{}", run.repo, run.branch)
+    branch_wake_key(&run.repo, &run.branch)
+}
+
+/// The key a job waiting on runs of `branch` in `repo` snoozes under.
+pub fn branch_wake_key(repo: &RepoName, branch: &str) -> String {
+    format!("branch:{repo}:{branch}")
 }
 
 #[cfg(test)]

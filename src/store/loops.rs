@@ -104,26 +104,11 @@ impl Store {
     }
 
     pub async fn load_loop<S: DeserializeOwned>(&self, id: i64) -> anyhow::Result<LoopRow<S>> {
-        let row = sqlx::query(
-            "SELECT id, investigation_id, repo, service, branch, status, phase, iteration,
-               status_reason, pr_number, state FROM loops WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(LoopRow {
-            id: row.get("id"),
-            investigation_id: row.get("investigation_id"),
-            repo: row.get("repo"),
-            service: row.get("service"),
-            branch: row.get("branch"),
-            status: row.get("status"),
-            phase: row.get("phase"),
-            iteration: row.get::<i64, _>("iteration") as u32,
-            status_reason: row.get("status_reason"),
-            pr_number: row.get::<Option<i64>, _>("pr_number").map(|n| n as u64),
-            state: serde_json::from_str(&row.get::<String, _>("state"))?,
-        })
+        let row = sqlx::query(&format!("{SELECT_LOOP} WHERE id = ?"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        loop_row(&row)
     }
 
     /// Stores a transition: the phase the loop is at, its status, and its state.
@@ -157,14 +142,12 @@ impl Store {
 
     /// Every loop, oldest first, state left as JSON (for status pages and tests).
     pub async fn loops(&self) -> anyhow::Result<Vec<LoopRow<serde_json::Value>>> {
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM loops ORDER BY id")
+        sqlx::query(&format!("{SELECT_LOOP} ORDER BY id"))
             .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.load_loop(id).await?);
-        }
-        Ok(out)
+            .await?
+            .iter()
+            .map(loop_row)
+            .collect()
     }
 
     /// Red deploys recorded on a loop while it held the service: `(run id, head SHA)`.
@@ -176,4 +159,23 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+const SELECT_LOOP: &str = "SELECT id, investigation_id, repo, service, branch, status, phase, \
+     iteration, status_reason, pr_number, state FROM loops";
+
+fn loop_row<S: DeserializeOwned>(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<LoopRow<S>> {
+    Ok(LoopRow {
+        id: row.get("id"),
+        investigation_id: row.get("investigation_id"),
+        repo: row.get("repo"),
+        service: row.get("service"),
+        branch: row.get("branch"),
+        status: row.get("status"),
+        phase: row.get("phase"),
+        iteration: row.get::<i64, _>("iteration") as u32,
+        status_reason: row.get("status_reason"),
+        pr_number: row.get::<Option<i64>, _>("pr_number").map(|n| n as u64),
+        state: serde_json::from_str(&row.get::<String, _>("state"))?,
+    })
 }
