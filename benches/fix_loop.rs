@@ -56,8 +56,8 @@ async fn overhead() {
     for (needs, iterations) in [(900, 1), (1500, 2)] {
         for _ in 0..OVERHEAD_RUNS {
             let began = Instant::now();
-            let story = Story::begin(oom_needs(needs), at(512), at(512), config_with_soak(0, ""))
-                .await;
+            let story =
+                Story::begin(oom_needs(needs), at(512), at(512), config_with_soak(0, "")).await;
             let ended = story.run_loop().await;
             assert_eq!(ended.status, LoopStatus::Fixed, "{:?}", ended.status_reason);
             assert_eq!(ended.iteration, iterations);
@@ -120,7 +120,10 @@ async fn waiting() {
 
     let dir = tempfile::tempdir().expect("a directory");
     let port = free_port();
-    github.deliver_webhooks_to(&format!("http://127.0.0.1:{port}/webhooks"), support::SECRET);
+    github.deliver_webhooks_to(
+        &format!("http://127.0.0.1:{port}/webhooks"),
+        support::SECRET,
+    );
     let mut extra: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("AWS_") || k == "PATH")
         .collect();
@@ -157,10 +160,12 @@ async fn waiting() {
     let all_waiting_after = began.elapsed();
     // Over a whole poll round (60 s): each loop wakes once, looks at CI, snoozes again.
     let waiting = peak_rss(server.pid(), Duration::from_secs(70)).await;
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'fix_loop' AND state = 'queued'")
-        .fetch_one(&db)
-        .await
-        .expect("jobs counted");
+    let jobs: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'fix_loop' AND state = 'queued'",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("jobs counted");
     println!(
         "fixpoint serve RSS: idle {:.1} MB; 1 loop waiting {:.1} MB; {WAITING_LOOPS} loops waiting (peak over 70 s) {:.1} MB",
         mb(idle),
@@ -182,11 +187,12 @@ async fn waiting() {
 async fn waiting_loops(db: &sqlx::SqlitePool, n: usize, dir: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let waiting: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM loops WHERE phase = 'await_ci' AND status = 'active'")
-                .fetch_one(db)
-                .await
-                .unwrap_or(0);
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM loops WHERE phase = 'await_ci' AND status = 'active'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap_or(0);
         if waiting as usize >= n {
             return;
         }

@@ -261,7 +261,10 @@ mod tests {
             assert!(!text.contains("@alice"), "{text}");
             assert!(text.contains("@\u{200B}alice"), "{text}");
         }
-        assert!(body.contains("ops@acme.example"), "an address is not a mention: {body}");
+        assert!(
+            body.contains("ops@acme.example"),
+            "an address is not a mention: {body}"
+        );
     }
 
     #[test]

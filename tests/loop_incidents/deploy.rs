@@ -10,7 +10,8 @@ use crate::support::fake_github::{FakeGitHub, Job, PushedTree, Step, WorkflowRun
 use crate::support::lower_env::LowerEnv;
 
 /// The deploy workflow as the repository has it: pushes to main and manual dispatches only.
-const DEPLOY_WORKFLOW: &str = "name: Deploy to staging\non:\n  push:\n    branches: [main]\n  workflow_dispatch:\n";
+const DEPLOY_WORKFLOW: &str =
+    "name: Deploy to staging\non:\n  push:\n    branches: [main]\n  workflow_dispatch:\n";
 
 /// payments-api's OOM, with the deploy workflow's file in the tree.
 async fn oom_with_workflow_file(config: String) -> Arranged {
@@ -22,11 +23,19 @@ async fn oom_with_workflow_file(config: String) -> Arranged {
         ));
         files
     };
-    let arranged = arrange(oom_needs(900), with_workflow(512), with_workflow(512), config).await;
+    let arranged = arrange(
+        oom_needs(900),
+        with_workflow(512),
+        with_workflow(512),
+        config,
+    )
+    .await;
     // `on: push: branches: [main]` and `workflow_dispatch`: a push to fixpoint/ runs nothing.
-    arranged.github.ci_runs_only_when(REPO, |tree: &PushedTree| {
-        tree.event == "workflow_dispatch" || tree.branch == "main"
-    });
+    arranged
+        .github
+        .ci_runs_only_when(REPO, |tree: &PushedTree| {
+            tree.event == "workflow_dispatch" || tree.branch == "main"
+        });
     arranged
 }
 
@@ -47,7 +56,11 @@ async fn with_trigger_dispatch_the_deploy_workflow_is_dispatched_on_the_branch()
 
     assert_eq!(ended.status, LoopStatus::Fixed, "{:?}", ended.status_reason);
     let dispatches = story.app.github.dispatches(REPO);
-    assert_eq!(dispatches.len(), 1, "one dispatch for one fix: {dispatches:?}");
+    assert_eq!(
+        dispatches.len(),
+        1,
+        "one dispatch for one fix: {dispatches:?}"
+    );
     assert_eq!(dispatches[0].workflow, WORKFLOW_FILE);
     assert!(
         dispatches[0].git_ref.ends_with(BRANCH),
@@ -119,7 +132,8 @@ async fn oom_with_tests(rounds_down: bool, probe: &str) -> Story {
         }
     };
     let tree = |down| tree(task_definition(512, &[], &[]), rates(down));
-    let tests = format!("test:\n  http:\n    - {probe}\n  workflows: [e2e.yml]\nmax_iterations: 2\n");
+    let tests =
+        format!("test:\n  http:\n    - {probe}\n  workflows: [e2e.yml]\nmax_iterations: 2\n");
     let arranged = arrange(
         crate::support::lower_env::ServiceNeeds::new(CLUSTER, SERVICE).memory(900),
         tree(false),
@@ -195,14 +209,7 @@ async fn oom_without_a_file(allow: &str) -> Story {
     let config = format!(
         "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\n{allow}verify:\n  soak_s: 60\n"
     );
-    let failing_sha = arrange_repo(
-        &github,
-        &env,
-        &Incident::default(),
-        &code,
-        &code,
-        &config,
-    );
+    let failing_sha = arrange_repo(&github, &env, &Incident::default(), &code, &code, &config);
     Story::start(Arranged {
         env,
         github,
@@ -224,7 +231,9 @@ async fn with_allow_ecs_api_memory_is_raised_in_the_lower_environment_and_no_pr_
         .filter_map(|c| c.target().map(str::to_string))
         .collect();
     assert!(
-        writes.iter().any(|t| t.ends_with(".RegisterTaskDefinition")),
+        writes
+            .iter()
+            .any(|t| t.ends_with(".RegisterTaskDefinition")),
         "{writes:?}"
     );
     assert!(

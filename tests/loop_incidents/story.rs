@@ -222,12 +222,17 @@ impl Story {
     /// Fixpoint (in process, on a test clock) starts on an arranged incident and receives
     /// its red deploy's webhook.
     pub async fn start(arranged: Arranged) -> Story {
+        Story::start_with(arranged, local_settings()).await
+    }
+
+    /// As `start`, with Fixpoint's settings of the test's choosing (a model, say).
+    pub async fn start_with(arranged: Arranged, settings: Settings) -> Story {
         let Arranged {
             env,
             github,
             failing_sha,
         } = arranged;
-        let app = TestApp::start_with_settings(github, local_settings()).await;
+        let app = TestApp::start_with_settings(github, settings).await;
         env.keep_time_with(app.clock.clone());
         let answer = app
             .deliver("workflow_run", "incident-1", &red_deploy_hook(&failing_sha))
