@@ -16,7 +16,7 @@
 mod support;
 
 #[path = "../tests/loop_incidents/story.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod story;
 
 use std::time::{Duration, Instant};
