@@ -11,7 +11,6 @@ use chrono::{DateTime, Duration, Utc};
 use fixpoint::domain::LoopStatus;
 
 use crate::story::*;
-use crate::support::TestApp;
 use crate::support::aws_stub::{AwsStub, metric_data};
 use crate::support::http_servers::HttpServers;
 use crate::support::lower_env::ServiceNeeds;
@@ -246,15 +245,7 @@ async fn a_consumer_down_three_hops_away_stops_the_loop_with_the_chain_and_no_co
     );
     let arranged = arrange(needs, last_good, failing, fixpoint_yml()).await;
     ledger_consumer_down(&arranged.env.stub).await;
-    let app = TestApp::start_with_settings(arranged.github, local_settings()).await;
-    arranged.env.keep_time_with(app.clock.clone());
-    let hook = red_deploy_hook(&arranged.failing_sha);
-    let answer = app.deliver("workflow_run", "incident-far", &hook).await;
-    assert_eq!(answer.status(), 202, "the red deploy's webhook is stored");
-    let story = Story {
-        env: arranged.env,
-        app,
-    };
+    let story = Story::start(arranged).await;
     let ended = story.run_loop().await;
 
     let why = ended.status_reason.clone().unwrap_or_default();
