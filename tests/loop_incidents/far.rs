@@ -85,9 +85,13 @@ fn maps(ledger_api_health: &str) -> Vec<(String, String)> {
 /// Where the repository keeps the maps the loop reads (fixpoint.yml's `topology:`).
 const MAPS: &str = "topology/staging";
 
-fn fixpoint_yml() -> String {
+/// The repository's fixpoint.yml, with `topology_depth: depth` when given.
+fn fixpoint_yml(depth: Option<u32>) -> String {
+    let depth = depth
+        .map(|d| format!("topology_depth: {d}\n"))
+        .unwrap_or_default();
     format!(
-        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: {MAPS}/payments-api.yaml\ntopology_depth: 3\ntask_definition: task-definition.json\nverify:\n  soak_s: 60\n"
+        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: {MAPS}/payments-api.yaml\n{depth}task_definition: task-definition.json\nverify:\n  soak_s: 60\n"
     )
 }
 
@@ -225,8 +229,10 @@ async fn ledger_consumer_down(stub: &AwsStub) {
     logs(&sdk, "/ecs/ledger-api", "ecs/api/a0", &served).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_consumer_down_three_hops_away_stops_the_loop_with_the_chain_and_no_commit() {
+/// payments-api's red deploy while the ledger side is down, Fixpoint running on it with the
+/// sweep's depth from `depth` (fixpoint.yml's default when `None`). The ledger team's
+/// ledger-api serves from the returned servers.
+async fn red_deploy_while_the_consumer_is_down(depth: Option<u32>) -> (Story, HttpServers) {
     let ledger_api = HttpServers::start().await;
     let needs = ServiceNeeds::new(CLUSTER, SERVICE)
         .memory(900)
@@ -243,19 +249,13 @@ async fn a_consumer_down_three_hops_away_stops_the_loop_with_the_chain_and_no_co
         task_definition(1024, &["DATABASE_URL"], &["PAYMENTS_API_KEY"]),
         innocent,
     );
-    let arranged = arrange(needs, last_good, failing, fixpoint_yml()).await;
+    let arranged = arrange(needs, last_good, failing, fixpoint_yml(depth)).await;
     ledger_consumer_down(&arranged.env.stub).await;
-    let story = Story::start(arranged).await;
-    let ended = story.run_loop().await;
+    (Story::start(arranged).await, ledger_api)
+}
 
-    let why = ended.status_reason.clone().unwrap_or_default();
-    assert_eq!(ended.status, LoopStatus::StoppedNoFix, "{why}");
-    assert!(why.contains("ledger-consumer"), "{why}");
-    assert!(why.contains("outside payments-api's repository"), "{why}");
-    assert!(
-        why.contains("chain: ledger-consumer (crash_loop) → sqs-payments (queue_backlog) → payments-api (health_check_failed)"),
-        "{why}"
-    );
+/// Nothing was changed: no commit, no fixpoint/ branch, no PR, no ECS write.
+fn assert_nothing_changed(story: &Story) {
     assert_eq!(story.commits_made(), 0, "nothing is committed");
     assert!(
         story.app.github.branch_sha(REPO, BRANCH).is_none(),
@@ -269,6 +269,22 @@ async fn a_consumer_down_three_hops_away_stops_the_loop_with_the_chain_and_no_co
         .filter_map(|c| c.target().map(str::to_string))
         .collect();
     assert!(writes.is_empty(), "no ECS write: {writes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_down_three_hops_away_stops_the_loop_with_the_chain_and_no_commit() {
+    let (story, _ledger_api) = red_deploy_while_the_consumer_is_down(Some(3)).await;
+    let ended = story.run_loop().await;
+
+    let why = ended.status_reason.clone().unwrap_or_default();
+    assert_eq!(ended.status, LoopStatus::StoppedNoFix, "{why}");
+    assert!(why.contains("ledger-consumer"), "{why}");
+    assert!(why.contains("outside payments-api's repository"), "{why}");
+    assert!(
+        why.contains("chain: ledger-consumer (crash_loop) → sqs-payments (queue_backlog) → payments-api (health_check_failed)"),
+        "{why}"
+    );
+    assert_nothing_changed(&story);
     // The history says why, for the people the next issue escalates to.
     let history = story.history().await;
     assert_eq!(history.len(), 1, "{history:#?}");
@@ -277,5 +293,27 @@ async fn a_consumer_down_three_hops_away_stops_the_loop_with_the_chain_and_no_co
     let result = history[0]["result"].as_str().unwrap_or_default();
     assert!(result.contains("crash_loop at ledger-consumer"), "{result}");
     assert!(result.contains("no fix is made here"), "{result}");
+    story.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_default_depth_the_consumer_is_out_of_sight_and_the_stop_says_how_far_to_look() {
+    // Two hops: the consumer's own checks run, but its map's edge to payments-jobs lies
+    // beyond the sweep, so nothing links the crash to the backlog.
+    let (story, _ledger_api) = red_deploy_while_the_consumer_is_down(None).await;
+    let ended = story.run_loop().await;
+
+    let why = ended.status_reason.clone().unwrap_or_default();
+    // A backlog whose consumer is not known is a weak story: the loop is unsure, and says
+    // where the rest of it is.
+    assert_eq!(ended.status, LoopStatus::StoppedUnsure, "{why}");
+    assert!(!why.contains("every check of payments-api"), "{why}");
+    assert!(why.contains("sqs-payments"), "{why}");
+    assert!(
+        why.contains("ledger-consumer: 1 node(s) of its map topology/staging/ledger-consumer.yaml lie beyond the sweep's depth of 2 hops"),
+        "{why}"
+    );
+    assert!(why.contains("raise `topology_depth`"), "{why}");
+    assert_nothing_changed(&story);
     story.app.stop().await;
 }
