@@ -6,6 +6,10 @@
 //! are fine: nothing in its repository can fix this, and any commit there (a revert, more
 //! memory) would only move the red to another run. The loop must stop with the diagnosis and
 //! the chain, and change nothing.
+//!
+//! The consumer's queue edge is three hops from payments-api: the repository asks for
+//! `topology_depth: 3`. At the default depth of two the same incident still changes nothing,
+//! and the stop says how far to look.
 
 use chrono::{DateTime, Duration, Utc};
 use fixpoint::domain::LoopStatus;
@@ -22,7 +26,8 @@ use crate::support::lower_env::ServiceNeeds;
 mod ecs;
 use ecs::{Deployment, EcsService, Stopped};
 
-/// The ledger team's cluster: another team's services, beside payments-api's `staging`.
+/// The ledger team's cluster: another team's services, beside payments-api's `staging` (whose
+/// DescribeTasks the world answers for every task ARN in it).
 const LEDGER_CLUSTER: &str = "ledger-staging";
 const QUEUE: &str = "payments-jobs";
 /// Payments waiting since the consumer went down, and the oldest one's age.
