@@ -14,6 +14,8 @@ mod code;
 mod crash;
 #[path = "loop_incidents/deploy.rs"]
 mod deploy;
+#[path = "loop_incidents/far.rs"]
+mod far;
 #[path = "loop_incidents/model.rs"]
 mod model;
 #[path = "loop_incidents/oom.rs"]

@@ -45,7 +45,7 @@ use crate::jobs::{Job, JobContext, Outcome, branch_wake_key};
 use crate::skills::{RunContext, SkillContext};
 use crate::store::investigations::Document;
 use crate::store::loops::{LoopRow, NewLoop, Opened};
-use crate::topology::{DEFAULT_DEPTH, TopologyGraph};
+use crate::topology::TopologyGraph;
 use state::{Iteration, IterationResult, LoopState};
 
 pub use lower_env::{LowerEnvRefused, LowerEnvService};
@@ -234,7 +234,7 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
     let graph = TopologyGraph::load_fetched(
         &row.state.maps,
         &row.state.topology,
-        DEFAULT_DEPTH,
+        row.state.config.topology_depth,
         &ctx.settings.production_names,
     )
     .map_err(|e| anyhow::anyhow!("the stored topology map no longer loads: {}", e.problem()))?;
