@@ -161,7 +161,7 @@ async fn waiting() {
     // Over a whole poll round (60 s): each loop wakes once, looks at CI, snoozes again.
     let waiting = peak_rss(server.pid(), Duration::from_secs(70)).await;
     let jobs: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM jobs WHERE kind = 'fix_loop' AND state = 'queued'",
+        "SELECT count(*) FROM jobs WHERE kind = 'fix_loop' AND state = 'snoozed'",
     )
     .fetch_one(&db)
     .await
