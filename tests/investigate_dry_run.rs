@@ -1,0 +1,225 @@
+//! Before a team lets the loop commit, someone runs `fixpoint investigate` on the red deploy
+//! and reads what it would do: the plan, the files and the diff, with nothing written. These
+//! incidents run the real binary against the fake GitHub (the App's credentials in its
+//! environment) and the lower environment of payments-api (moto behind the AWS stub), and
+//! hold it to writing nothing: no GitHub write but the installation token, no token with a
+//! write permission, no ECS call that registers or deploys.
+//!
+//! Run with `cargo nextest run --test investigate_dry_run` (moto_server in `.venv`).
+
+mod support;
+
+#[allow(dead_code, unused_imports)]
+#[path = "loop_incidents/story.rs"]
+mod story;
+
+use std::path::Path;
+
+use story::{Arranged, CLUSTER, FAILED_RUN, INSTALLATION, REPO, arrange, at, config, oom_needs};
+use support::fake_github::FakeGitHub;
+
+/// What `fixpoint investigate` printed, and how it exited.
+struct Said {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Said {
+    /// The dry run's part of the text, from its first line on, with the failing commit's
+    /// SHA named (its value changes with every push's time).
+    fn fix_plan(&self, failing_sha: &str) -> String {
+        let at = self
+            .stdout
+            .find("Fix plan")
+            .unwrap_or_else(|| panic!("no fix plan in\n{}\n{}", self.stdout, self.stderr));
+        self.stdout[at..].replace(&failing_sha[..7], "<failing>")
+    }
+}
+
+/// Runs `fixpoint investigate --llm none` on `map` with `extra` arguments, with the App's
+/// credentials for `github` and this process's AWS environment (the world's stub).
+async fn investigate(github: &FakeGitHub, map: &str, extra: &[&str]) -> Said {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let topology = dir.path().join("payments-api.yaml");
+    std::fs::write(&topology, map).expect("the map is written");
+    let mut args: Vec<String> = vec!["investigate".into(), "--llm".into(), "none".into()];
+    args.extend(["--topology".into(), topology.display().to_string()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let env = [
+        ("APP_ID", github.app_id().to_string()),
+        ("PRIVATE_KEY", github.private_key_pem().to_string()),
+        ("WEBHOOK_SECRET", "dry-run-webhook-secret".to_string()),
+        ("GITHUB_API_URL", github.url().to_string()),
+        ("FIXPOINT_SWEEP_ALLOW", "127.0.0.0/8".to_string()),
+        ("FIXPOINT_ENV_FILE", env_file(dir.path())),
+        ("FIXPOINT_LOG", "warn".to_string()),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fixpoint"))
+            .args(&args)
+            .envs(env)
+            .env_remove("FIXPOINT_LLM_PROVIDER")
+            .output()
+            .expect("the fixpoint binary runs")
+    })
+    .await
+    .expect("the binary's thread");
+    drop(dir);
+    Said {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn env_file(dir: &Path) -> String {
+    dir.join(".env").display().to_string()
+}
+
+/// `--repo`, `--run-id` and `--installation` of the red deploy (the fake GitHub does not
+/// serve the installation look-up).
+fn the_failed_run() -> Vec<String> {
+    vec![
+        "--repo".into(),
+        REPO.into(),
+        "--run-id".into(),
+        FAILED_RUN.to_string(),
+        "--installation".into(),
+        INSTALLATION.to_string(),
+    ]
+}
+
+/// The map of payments-api on staging in the world `arranged`.
+fn map_of(arranged: &Arranged) -> String {
+    story::map(arranged.env.health_url(), CLUSTER)
+}
+
+/// Holds the run to having written nothing: on GitHub only the installation token was
+/// asked for, with read permissions only; in the lower environment nothing was registered,
+/// updated or deployed.
+fn assert_wrote_nothing(arranged: &Arranged) {
+    let writes: Vec<String> = arranged
+        .github
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET" && r.method != "HEAD")
+        .filter(|r| !r.path.ends_with("/access_tokens"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "the dry run wrote to GitHub: {writes:?}");
+    let mints = arranged.github.token_mints();
+    assert!(
+        !mints.is_empty(),
+        "the run was read with an installation token"
+    );
+    for mint in &mints {
+        assert!(
+            mint.permissions.values().all(|p| p == "read"),
+            "a token with more than read: {:?}",
+            mint.permissions
+        );
+    }
+    let ecs_writes: Vec<String> = arranged
+        .env
+        .stub
+        .calls(|c| {
+            c.target().is_some_and(|t| {
+                ["RegisterTaskDefinition", "UpdateService", "CreateService"]
+                    .iter()
+                    .any(|w| t.ends_with(w))
+            })
+        })
+        .iter()
+        .filter_map(|c| c.target().map(str::to_string))
+        .collect();
+    assert!(
+        ecs_writes.is_empty(),
+        "the dry run changed ECS: {ecs_writes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oom_killed_deploy_shows_the_memory_raise_and_its_diff_and_writes_nothing() {
+    let arranged = arrange(oom_needs(900), at(512), at(512), config("")).await;
+    let run = the_failed_run();
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    let said = investigate(&arranged.github, &map_of(&arranged), &run).await;
+
+    assert_eq!(
+        said.code,
+        Some(1),
+        "payments-api is not healthy\n{}",
+        said.stderr
+    );
+    let plan = said.fix_plan(&arranged.failing_sha);
+    assert!(plan.contains(": raise_memory\n"), "{plan}");
+    assert!(
+        plan.contains("Would change task-definition.json:"),
+        "{plan}"
+    );
+    assert!(plan.contains("\n-  \"memory\": \"512\",\n"), "{plan}");
+    assert!(plan.contains("\n+  \"memory\": \"1024\",\n"), "{plan}");
+    assert!(
+        plan.contains("infra:oom_killed:payments-api/memory=1024"),
+        "{plan}"
+    );
+    insta::assert_snapshot!("oom_fix_plan", plan);
+
+    // Scripts read the same plan from `--json`.
+    let json_run: Vec<&str> = run.iter().copied().chain(["--json"]).collect();
+    let said = investigate(&arranged.github, &map_of(&arranged), &json_run).await;
+    let json: serde_json::Value = serde_json::from_str(&said.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}\n{}", said.stdout, said.stderr));
+    let fix = &json["fix"];
+    assert_eq!(fix["decision"], "plan", "{fix:#}");
+    assert_eq!(fix["plan"]["kind"], "raise_memory", "{fix:#}");
+    assert_eq!(fix["at"], arranged.failing_sha.as_str(), "{fix:#}");
+    assert_eq!(fix["changes"][0]["path"], "task-definition.json", "{fix:#}");
+    let edit = &fix["plan"]["change"]["edits"][0]["content"];
+    assert!(
+        edit.as_str()
+            .is_some_and(|c| c.contains("\"memory\": \"1024\"")),
+        "{fix:#}"
+    );
+    assert_wrote_nothing(&arranged);
+    arranged.github.assert_honest();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_that_wants_certainty_gets_the_unsure_reason_and_no_plan() {
+    // min_confidence 1.0: no diagnosis is ever that sure, so the loop would change nothing.
+    let arranged = arrange(
+        oom_needs(900),
+        at(512),
+        at(512),
+        config("min_confidence: 1.0\n"),
+    )
+    .await;
+    let run = the_failed_run();
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    let said = investigate(&arranged.github, &map_of(&arranged), &run).await;
+
+    assert_eq!(said.code, Some(1), "{}", said.stderr);
+    let plan = said.fix_plan(&arranged.failing_sha);
+    assert!(plan.contains("too unsure to act"), "{plan}");
+    assert!(plan.contains("under min_confidence 1.00"), "{plan}");
+    assert!(!plan.contains("Would change"), "{plan}");
+    assert!(!said.stdout.contains("raise_memory"), "{}", said.stdout);
+    insta::assert_snapshot!("unsure_fix_plan", plan);
+    assert_wrote_nothing(&arranged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_failed_run_it_says_in_one_line_what_the_plan_needs() {
+    let github = FakeGitHub::start().await;
+    // The one node's port is closed: the sweep is quick, and no run is named.
+    let map = "service: payments-api\nenvironment: staging\nupstream:\n  - {name: payments-api-health, type: http, skill: http-health, url: \"http://127.0.0.1:9/health\"}\n";
+    let said = investigate(&github, map, &[]).await;
+
+    assert_eq!(said.code, Some(1), "{}", said.stderr);
+    let plan = said.fix_plan("0000000");
+    assert_eq!(plan.lines().count(), 1, "{plan}");
+    insta::assert_snapshot!("needs_the_failed_run", plan);
+    assert!(github.requests().is_empty(), "{:?}", github.requests());
+}
