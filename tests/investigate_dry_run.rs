@@ -15,8 +15,12 @@ mod story;
 
 use std::path::Path;
 
-use story::{Arranged, CLUSTER, FAILED_RUN, INSTALLATION, REPO, arrange, at, config, oom_needs};
-use support::fake_github::FakeGitHub;
+use story::{
+    Arranged, BUG_FILE, CLUSTER, FAILED_RUN, INSTALLATION, REPO, WORKFLOW_FILE, arrange, at,
+    config, oom_needs, rates,
+};
+use support::fake_github::{FakeGitHub, WorkflowRun};
+use support::lower_env::{LowerEnv, WORKFLOW};
 
 /// What `fixpoint investigate` printed, and how it exited.
 struct Said {
@@ -77,22 +81,24 @@ fn env_file(dir: &Path) -> String {
     dir.join(".env").display().to_string()
 }
 
-/// `--repo`, `--run-id` and `--installation` of the red deploy (the fake GitHub does not
-/// serve the installation look-up).
-fn the_failed_run() -> Vec<String> {
-    vec![
-        "--repo".into(),
-        REPO.into(),
-        "--run-id".into(),
-        FAILED_RUN.to_string(),
-        "--installation".into(),
-        INSTALLATION.to_string(),
-    ]
-}
-
-/// The map of payments-api on staging in the world `arranged`.
-fn map_of(arranged: &Arranged) -> String {
-    story::map(arranged.env.health_url(), CLUSTER)
+/// `fixpoint investigate` on the red deploy of `arranged` (`--repo`, `--run-id` and
+/// `--installation`: the fake GitHub does not serve the installation look-up), plus
+/// `extra`. It exits 1: payments-api is not healthy.
+async fn investigate_the_red_deploy(arranged: &Arranged, extra: &[&str]) -> Said {
+    let (run_id, installation) = (FAILED_RUN.to_string(), INSTALLATION.to_string());
+    let mut args = vec!["--repo", REPO, "--run-id", &run_id];
+    args.extend(["--installation", &installation]);
+    args.extend(extra);
+    let map = story::map(arranged.env.health_url(), CLUSTER);
+    let said = investigate(&arranged.github, &map, &args).await;
+    assert_eq!(
+        said.code,
+        Some(1),
+        "payments-api is not healthy\n{}\n{}",
+        said.stdout,
+        said.stderr
+    );
+    said
 }
 
 /// Holds the run to having written nothing: on GitHub only the installation token was
@@ -122,14 +128,7 @@ fn assert_wrote_nothing(arranged: &Arranged) {
     }
     let ecs_writes: Vec<String> = arranged
         .env
-        .stub
-        .calls(|c| {
-            c.target().is_some_and(|t| {
-                ["RegisterTaskDefinition", "UpdateService", "CreateService"]
-                    .iter()
-                    .any(|w| t.ends_with(w))
-            })
-        })
+        .ecs_writes()
         .iter()
         .filter_map(|c| c.target().map(str::to_string))
         .collect();
@@ -142,16 +141,8 @@ fn assert_wrote_nothing(arranged: &Arranged) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oom_killed_deploy_shows_the_memory_raise_and_its_diff_and_writes_nothing() {
     let arranged = arrange(oom_needs(900), at(512), at(512), config("")).await;
-    let run = the_failed_run();
-    let run: Vec<&str> = run.iter().map(String::as_str).collect();
-    let said = investigate(&arranged.github, &map_of(&arranged), &run).await;
+    let said = investigate_the_red_deploy(&arranged, &[]).await;
 
-    assert_eq!(
-        said.code,
-        Some(1),
-        "payments-api is not healthy\n{}",
-        said.stderr
-    );
     let plan = said.fix_plan(&arranged.failing_sha);
     assert!(plan.contains(": raise_memory\n"), "{plan}");
     assert!(
@@ -167,8 +158,7 @@ async fn an_oom_killed_deploy_shows_the_memory_raise_and_its_diff_and_writes_not
     insta::assert_snapshot!("oom_fix_plan", plan);
 
     // Scripts read the same plan from `--json`.
-    let json_run: Vec<&str> = run.iter().copied().chain(["--json"]).collect();
-    let said = investigate(&arranged.github, &map_of(&arranged), &json_run).await;
+    let said = investigate_the_red_deploy(&arranged, &["--json"]).await;
     let json: serde_json::Value = serde_json::from_str(&said.stdout)
         .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}\n{}", said.stdout, said.stderr));
     let fix = &json["fix"];
@@ -196,11 +186,8 @@ async fn a_team_that_wants_certainty_gets_the_unsure_reason_and_no_plan() {
         config("min_confidence: 1.0\n"),
     )
     .await;
-    let run = the_failed_run();
-    let run: Vec<&str> = run.iter().map(String::as_str).collect();
-    let said = investigate(&arranged.github, &map_of(&arranged), &run).await;
+    let said = investigate_the_red_deploy(&arranged, &[]).await;
 
-    assert_eq!(said.code, Some(1), "{}", said.stderr);
     let plan = said.fix_plan(&arranged.failing_sha);
     assert!(plan.contains("too unsure to act"), "{plan}");
     assert!(plan.contains("under min_confidence 1.00"), "{plan}");
@@ -222,4 +209,68 @@ async fn without_the_failed_run_it_says_in_one_line_what_the_plan_needs() {
     assert_eq!(plan.lines().count(), 1, "{plan}");
     insta::assert_snapshot!("needs_the_failed_run", plan);
     assert!(github.requests().is_empty(), "{:?}", github.requests());
+}
+
+/// payments-api as `arrange` sets it up, but its repository keeps no task definition file
+/// (the service's lives only in ECS) and lets Fixpoint use the ECS API.
+async fn arrange_without_a_task_definition_file() -> Arranged {
+    let deployed = at(512);
+    let deployed: Vec<(&str, &str)> = deployed
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let env = LowerEnv::start(
+        oom_needs(900),
+        fixpoint::clock::system(),
+        &deployed,
+        &deployed,
+    )
+    .await;
+    let github = FakeGitHub::start().await;
+    github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
+    let config = format!(
+        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\nallow: [ecs_api]\n"
+    );
+    let map = story::map(env.health_url(), CLUSTER);
+    let rates = rates(false);
+    let failing_sha = github.push(
+        REPO,
+        "main",
+        &[
+            (".github/fixpoint.yml", Some(config.as_str())),
+            ("topology/payments-api.yaml", Some(map.as_str())),
+            (BUG_FILE, Some(rates.as_str())),
+        ],
+    );
+    github.add_workflow_run(
+        REPO,
+        WorkflowRun::new(FAILED_RUN, WORKFLOW)
+            .head_sha(&failing_sha)
+            .conclusion("failure"),
+    );
+    Arranged {
+        env,
+        github,
+        failing_sha,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_task_definition_only_in_ecs_it_shows_the_revision_it_would_register() {
+    let arranged = arrange_without_a_task_definition_file().await;
+    let said = investigate_the_red_deploy(&arranged, &[]).await;
+
+    let plan = said.fix_plan(&arranged.failing_sha);
+    assert!(plan.contains(": ecs_api\n"), "{plan}");
+    assert!(
+        plan.contains(
+            "point staging/payments-api at it:\n--- staging/payments-api (running now)\n+++ staging/payments-api (would register)\n"
+        ),
+        "{plan}"
+    );
+    assert!(plan.contains("\n-  \"memory\": \"512\",\n"), "{plan}");
+    assert!(plan.contains("\n+  \"memory\": \"1024\",\n"), "{plan}");
+    assert!(plan.contains("Note: changed through the ECS API"), "{plan}");
+    insta::assert_snapshot!("ecs_api_fix_plan", plan);
+    assert_wrote_nothing(&arranged);
 }

@@ -178,17 +178,24 @@ async fn shown(
             Ok(shown)
         }
         Change::Ecs(ecs) => {
-            let base = match w.current_task_definition().await? {
-                Some(current) => Some(current),
-                None => w.last_good_task_definition().await?,
+            // What the ECS API plan built on: the revision running now, else the last good.
+            let (base, which) = match w.current_task_definition().await? {
+                Some(current) => (Some(current), "running now"),
+                None => (w.last_good_task_definition().await?, "last good"),
             };
+            let at = format!("{}/{}", ecs.cluster, ecs.service);
             let old = base.as_ref().map(pretty);
-            let new = pretty(&ecs.task_definition);
-            let name = format!("task definition of {}/{}", ecs.cluster, ecs.service);
+            let diff = lines_diff(
+                (&format!("{at} ({which})"), old.as_deref()),
+                (
+                    &format!("{at} (would register)"),
+                    Some(&pretty(&ecs.task_definition)),
+                ),
+            );
             Ok(vec![Shown::TaskDefinition {
                 cluster: ecs.cluster.clone(),
                 service: ecs.service.clone(),
-                diff: unified(&name, old.as_deref(), Some(&new)),
+                diff,
             }])
         }
     }
@@ -199,16 +206,22 @@ fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()) + "\n"
 }
 
-/// `old` → `new` as a unified diff with three lines of context (`None`: no such file).
-pub fn unified(name: &str, old: Option<&str>, new: Option<&str>) -> String {
-    let side = |text: Option<&str>, prefix: &str| match text {
-        Some(_) => format!("{prefix}/{name}"),
+/// A file's `old` → `new` as a unified diff with three lines of context (`None`: no such
+/// file, shown as `/dev/null` as git does).
+pub fn unified(path: &str, old: Option<&str>, new: Option<&str>) -> String {
+    lines_diff((&format!("a/{path}"), old), (&format!("b/{path}"), new))
+}
+
+/// A unified diff between two named texts.
+fn lines_diff(old: (&str, Option<&str>), new: (&str, Option<&str>)) -> String {
+    let header = |(name, text): (&str, Option<&str>)| match text {
+        Some(_) => name.to_string(),
         None => "/dev/null".to_string(),
     };
-    TextDiff::from_lines(old.unwrap_or_default(), new.unwrap_or_default())
+    TextDiff::from_lines(old.1.unwrap_or_default(), new.1.unwrap_or_default())
         .unified_diff()
         .context_radius(3)
-        .header(&side(old, "a"), &side(new, "b"))
+        .header(&header(old), &header(new))
         .to_string()
 }
 
