@@ -171,18 +171,21 @@ pub fn model_for(flag: Option<Option<Provider>>) -> Result<Option<ModelConfig>, 
     }
 }
 
-/// Prints what people read (or the JSON) and returns the exit code.
+/// Prints what people read (or the JSON) and returns the exit code. All of it passes the
+/// redactor: the dry run quotes whole files (a task definition with a password in it), and
+/// this output lands in terminals and CI logs.
 pub fn print_investigation(report: &InvestigationReport, json: bool) -> i32 {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).expect("a report serialises")
-        );
+    let out = if json {
+        serde_json::to_string_pretty(report).expect("a report serialises") + "\n"
     } else {
-        print!("{}", sweep::render_table(&report.sweep));
-        print!("\n{}", render_diagnosis(&report.diagnosis));
-        print!("\n{}", report.fix.render());
-    }
+        format!(
+            "{}\n{}\n{}",
+            sweep::render_table(&report.sweep),
+            render_diagnosis(&report.diagnosis),
+            report.fix.render()
+        )
+    };
+    print!("{}", crate::redact::redact(&out));
     if report.sweep.all_healthy() { 0 } else { 1 }
 }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use story::{
     Arranged, BUG_FILE, CLUSTER, FAILED_RUN, INSTALLATION, REPO, WORKFLOW_FILE, arrange, at,
-    config, oom_needs, rates,
+    config, oom_needs, rates, task_definition, tree,
 };
 use support::fake_github::{FakeGitHub, WorkflowRun};
 use support::lower_env::{LowerEnv, WORKFLOW};
@@ -272,5 +272,45 @@ async fn with_the_task_definition_only_in_ecs_it_shows_the_revision_it_would_reg
     assert!(plan.contains("\n+  \"memory\": \"1024\",\n"), "{plan}");
     assert!(plan.contains("Note: changed through the ECS API"), "{plan}");
     insta::assert_snapshot!("ecs_api_fix_plan", plan);
+    assert_wrote_nothing(&arranged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_task_definition_is_never_printed_and_the_commit_is_said_to_be_refused() {
+    // The team keeps DATABASE_URL, password and all, in the task definition's environment.
+    let leaky = task_definition(512, &["DATABASE_URL"], &["PAYMENTS_API_KEY"]).replace(
+        "value-of-DATABASE_URL",
+        "postgres://payments:hunter2-in-plain-text@db.staging.internal:5432/payments",
+    );
+    let repo = tree(leaky, rates(false));
+    let arranged = arrange(oom_needs(900), repo.clone(), repo, config("")).await;
+    let text = investigate_the_red_deploy(&arranged, &[]).await;
+    let json = investigate_the_red_deploy(&arranged, &["--json"]).await;
+
+    for said in [&text.stdout, &json.stdout] {
+        assert!(
+            !said.contains("hunter2"),
+            "the password was printed:\n{said}"
+        );
+    }
+    let plan = text.fix_plan(&arranged.failing_sha);
+    assert!(
+        plan.contains("Would change task-definition.json, but the loop would refuse to commit it (`task-definition.json` would carry text that looks like a secret"),
+        "{plan}"
+    );
+    assert!(plan.contains("\n+  \"memory\": \"1024\",\n"), "{plan}");
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let fix = &json["fix"];
+    assert!(
+        fix["changes"][0]["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("looks like a secret")),
+        "{fix:#}"
+    );
+    let content = fix["plan"]["change"]["edits"][0]["content"].as_str();
+    assert!(
+        content.is_some_and(|c| c.contains("postgres://[REDACTED:uri-credentials]@db.staging")),
+        "{fix:#}"
+    );
     assert_wrote_nothing(&arranged);
 }

@@ -17,7 +17,8 @@ use crate::config::model::ModelConfig;
 use crate::config::repo::{self, RepoConfig};
 use crate::diagnose::Diagnosis;
 use crate::domain::{CommitSha, RunId};
-use crate::github::RepoClient;
+use crate::github::git::check_committable;
+use crate::github::{GitHubError, RepoClient};
 use crate::topology::TopologyGraph;
 
 /// What `investigate` says when no failed run was named.
@@ -50,8 +51,14 @@ pub enum DryRun {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Shown {
-    /// A file the loop would commit: the diff from the failing commit's version.
-    File { path: String, diff: String },
+    /// A file the loop would commit: the diff from the failing commit's version, and why
+    /// the commit would be refused when it would be (a secret in the text, a workflow file).
+    File {
+        path: String,
+        diff: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
+    },
     /// A task definition registered through the ECS API: the diff from the one the service
     /// runs now (else the last good one).
     TaskDefinition {
@@ -169,10 +176,17 @@ async fn shown(
             let mut shown = Vec::with_capacity(edits.len());
             for edit in edits {
                 let old = w.read(&edit.path, head).await?;
-                let diff = unified(&edit.path, old.as_deref(), edit.content.as_deref());
+                let new = edit.content.as_deref();
+                let refused = check_committable("commit files", &edit.path, new)
+                    .err()
+                    .map(|e| match e {
+                        GitHubError::Refused { reason, .. } => reason,
+                        other => other.to_string(),
+                    });
                 shown.push(Shown::File {
                     path: edit.path.clone(),
-                    diff,
+                    diff: unified(&edit.path, old.as_deref(), new),
+                    refused,
                 });
             }
             Ok(shown)
@@ -258,7 +272,19 @@ impl DryRun {
         }
         for change in changes {
             let (what, diff) = match change {
-                Shown::File { path, diff } => (format!("Would change {path}:"), diff),
+                Shown::File {
+                    path,
+                    diff,
+                    refused: None,
+                } => (format!("Would change {path}:"), diff),
+                Shown::File {
+                    path,
+                    diff,
+                    refused: Some(why),
+                } => (
+                    format!("Would change {path}, but the loop would refuse to commit it ({why}):"),
+                    diff,
+                ),
                 Shown::TaskDefinition {
                     cluster,
                     service,
