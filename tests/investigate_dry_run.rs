@@ -22,6 +22,10 @@ use story::{
 use support::fake_github::{FakeGitHub, WorkflowRun};
 use support::lower_env::{LowerEnv, WORKFLOW};
 
+/// payments-api's map when only its health endpoint is named, on a closed port: a quick
+/// sweep with no AWS in it.
+const CLOSED_PORT_MAP: &str = "service: payments-api\nenvironment: staging\nupstream:\n  - {name: payments-api-health, type: http, skill: http-health, url: \"http://127.0.0.1:9/health\"}\n";
+
 /// What `fixpoint investigate` printed, and how it exited.
 struct Said {
     code: Option<i32>,
@@ -105,8 +109,22 @@ async fn investigate_the_red_deploy(arranged: &Arranged, extra: &[&str]) -> Said
 /// asked for, with read permissions only; in the lower environment nothing was registered,
 /// updated or deployed.
 fn assert_wrote_nothing(arranged: &Arranged) {
-    let writes: Vec<String> = arranged
-        .github
+    assert_no_github_write(&arranged.github);
+    let ecs_writes: Vec<String> = arranged
+        .env
+        .ecs_writes()
+        .iter()
+        .filter_map(|c| c.target().map(str::to_string))
+        .collect();
+    assert!(
+        ecs_writes.is_empty(),
+        "the dry run changed ECS: {ecs_writes:?}"
+    );
+}
+
+/// No GitHub request but reads and the installation token, which asked for read only.
+fn assert_no_github_write(github: &FakeGitHub) {
+    let writes: Vec<String> = github
         .requests()
         .iter()
         .filter(|r| r.method != "GET" && r.method != "HEAD")
@@ -114,7 +132,7 @@ fn assert_wrote_nothing(arranged: &Arranged) {
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     assert!(writes.is_empty(), "the dry run wrote to GitHub: {writes:?}");
-    let mints = arranged.github.token_mints();
+    let mints = github.token_mints();
     assert!(
         !mints.is_empty(),
         "the run was read with an installation token"
@@ -126,16 +144,6 @@ fn assert_wrote_nothing(arranged: &Arranged) {
             mint.permissions
         );
     }
-    let ecs_writes: Vec<String> = arranged
-        .env
-        .ecs_writes()
-        .iter()
-        .filter_map(|c| c.target().map(str::to_string))
-        .collect();
-    assert!(
-        ecs_writes.is_empty(),
-        "the dry run changed ECS: {ecs_writes:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,9 +208,7 @@ async fn a_team_that_wants_certainty_gets_the_unsure_reason_and_no_plan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_failed_run_it_says_in_one_line_what_the_plan_needs() {
     let github = FakeGitHub::start().await;
-    // The one node's port is closed: the sweep is quick, and no run is named.
-    let map = "service: payments-api\nenvironment: staging\nupstream:\n  - {name: payments-api-health, type: http, skill: http-health, url: \"http://127.0.0.1:9/health\"}\n";
-    let said = investigate(&github, map, &[]).await;
+    let said = investigate(&github, CLOSED_PORT_MAP, &[]).await;
 
     assert_eq!(said.code, Some(1), "{}", said.stderr);
     let plan = said.fix_plan("0000000");
@@ -313,4 +319,33 @@ async fn a_password_in_the_task_definition_is_never_printed_and_the_commit_is_sa
         "{fix:#}"
     );
     assert_wrote_nothing(&arranged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_without_fixpoint_yml_hears_the_loop_would_not_start_and_how_to_fix_that() {
+    let github = FakeGitHub::start().await;
+    github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
+    let sha = github.push(REPO, "main", &[(BUG_FILE, Some(rates(false).as_str()))]);
+    github.add_workflow_run(
+        REPO,
+        WorkflowRun::new(FAILED_RUN, WORKFLOW)
+            .head_sha(&sha)
+            .conclusion("failure"),
+    );
+    let (run_id, installation) = (FAILED_RUN.to_string(), INSTALLATION.to_string());
+    let args = [
+        "--repo",
+        REPO,
+        "--run-id",
+        &run_id,
+        "--installation",
+        &installation,
+    ];
+    let said = investigate(&github, CLOSED_PORT_MAP, &args).await;
+
+    assert_eq!(said.code, Some(1), "{}", said.stderr);
+    let plan = said.fix_plan(&sha);
+    assert_eq!(plan.lines().count(), 1, "{plan}");
+    insta::assert_snapshot!("no_fixpoint_yml", plan);
+    assert_no_github_write(&github);
 }

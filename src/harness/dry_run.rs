@@ -126,6 +126,16 @@ async fn decide(req: DryRunRequest<'_>) -> anyhow::Result<DryRun> {
         );
         return Ok(DryRun::NotStarted { why });
     }
+    // The default branch is not in the run: without `branches:` (the default branch only)
+    // this cannot be told here, with it, it is checked as the investigation checks it.
+    let branch = run.head_branch.unwrap_or_default();
+    if !config.covers_branch(&branch, None) {
+        let why = format!(
+            "branch `{branch}` is not covered by {} `branches`",
+            repo::PATH
+        );
+        return Ok(DryRun::NotStarted { why });
+    }
     if let Some(why) = unsure(req.diagnosis, config.min_confidence) {
         return Ok(DryRun::Unsure { why });
     }
@@ -138,8 +148,6 @@ async fn decide(req: DryRunRequest<'_>) -> anyhow::Result<DryRun> {
         Some(Ok(ecs)) => Some(ecs),
         None => None,
     };
-    // A run without a branch (a tag's) has no last good run on it: the revert says so.
-    let branch = run.head_branch.unwrap_or_default();
     let workspace =
         GitHubWorkspace::over(req.client, &config.deploy_workflows, &branch, ecs.clone());
     let request = PlanRequest {
