@@ -105,6 +105,14 @@ async fn investigate_the_red_deploy(arranged: &Arranged, extra: &[&str]) -> Said
     said
 }
 
+/// payments-api's OOM incident (it needs 900 MiB and has 512) with `extra` keys in its
+/// fixpoint.yml, and what `fixpoint investigate` says of the red deploy.
+async fn the_oom_incident(extra: &str) -> (Arranged, Said) {
+    let arranged = arrange(oom_needs(900), at(512), at(512), config(extra)).await;
+    let said = investigate_the_red_deploy(&arranged, &[]).await;
+    (arranged, said)
+}
+
 /// Holds the run to having written nothing: on GitHub only the installation token was
 /// asked for, with read permissions only; in the lower environment nothing was registered,
 /// updated or deployed.
@@ -148,8 +156,7 @@ fn assert_no_github_write(github: &FakeGitHub) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oom_killed_deploy_shows_the_memory_raise_and_its_diff_and_writes_nothing() {
-    let arranged = arrange(oom_needs(900), at(512), at(512), config("")).await;
-    let said = investigate_the_red_deploy(&arranged, &[]).await;
+    let (arranged, said) = the_oom_incident("").await;
 
     let plan = said.fix_plan(&arranged.failing_sha);
     assert!(plan.contains(": raise_memory\n"), "{plan}");
@@ -187,14 +194,7 @@ async fn an_oom_killed_deploy_shows_the_memory_raise_and_its_diff_and_writes_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_team_that_wants_certainty_gets_the_unsure_reason_and_no_plan() {
     // min_confidence 1.0: no diagnosis is ever that sure, so the loop would change nothing.
-    let arranged = arrange(
-        oom_needs(900),
-        at(512),
-        at(512),
-        config("min_confidence: 1.0\n"),
-    )
-    .await;
-    let said = investigate_the_red_deploy(&arranged, &[]).await;
+    let (arranged, said) = the_oom_incident("min_confidence: 1.0\n").await;
 
     let plan = said.fix_plan(&arranged.failing_sha);
     assert!(plan.contains("too unsure to act"), "{plan}");
@@ -202,6 +202,22 @@ async fn a_team_that_wants_certainty_gets_the_unsure_reason_and_no_plan() {
     assert!(!plan.contains("Would change"), "{plan}");
     assert!(!said.stdout.contains("raise_memory"), "{}", said.stdout);
     insta::assert_snapshot!("unsure_fix_plan", plan);
+    assert_wrote_nothing(&arranged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_ceiling_the_raise_would_pass_is_named_as_why_nothing_would_change() {
+    // The team caps memory at what the service has: the loop would stop with no fix.
+    let (arranged, said) = the_oom_incident("max_memory_mib: 512\n").await;
+
+    let plan = said.fix_plan(&arranged.failing_sha);
+    assert!(
+        plan.starts_with("Fix plan: none: no fix left for oom_killed at payments-api"),
+        "{plan}"
+    );
+    assert!(plan.contains("`max_memory_mib: 512`"), "{plan}");
+    assert!(!plan.contains("Would change"), "{plan}");
+    insta::assert_snapshot!("no_fix_under_the_memory_ceiling", plan);
     assert_wrote_nothing(&arranged);
 }
 
