@@ -40,6 +40,9 @@ pub struct JobRunEnded {
     pub job_id: i64,
     pub kind: String,
     pub ended: Ended,
+    /// How long the run took, from its claim to its end: the work a job does, without the
+    /// time it spent snoozed or queued (what an operator sums to see a loop's own cost).
+    pub ran: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +91,7 @@ async fn worker_loop(pool: Arc<WorkerPool>, owner: String, mut shutdown: watch::
 
 async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
+    let began = std::time::Instant::now();
     async {
         let ctx = JobContext {
             store: pool.store.clone(),
@@ -154,6 +158,7 @@ async fn run_one(pool: &WorkerPool, job: ClaimedJob) {
                 job_id: job.id,
                 kind: job.kind.clone(),
                 ended,
+                ran: began.elapsed(),
             });
         }
     }

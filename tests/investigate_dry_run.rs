@@ -16,8 +16,8 @@ mod story;
 use std::path::Path;
 
 use story::{
-    Arranged, BUG_FILE, CLUSTER, FAILED_RUN, INSTALLATION, REPO, WORKFLOW_FILE, arrange, at,
-    config, oom_needs, rates, task_definition, tree,
+    Arranged, BUG_FILE, CLUSTER, FAILED_RUN, INSTALLATION, Incident, REPO, SERVICE, WORKFLOW_FILE,
+    arrange, arrange_repo, at, borrowed, config, oom_needs, rates, task_definition, tree,
 };
 use support::fake_github::{FakeGitHub, WorkflowRun};
 use support::lower_env::{LowerEnv, WORKFLOW};
@@ -93,7 +93,7 @@ async fn investigate_the_red_deploy(arranged: &Arranged, extra: &[&str]) -> Said
     let mut args = vec!["--repo", REPO, "--run-id", &run_id];
     args.extend(["--installation", &installation]);
     args.extend(extra);
-    let map = story::map(arranged.env.health_url(), CLUSTER);
+    let map = story::map_of(REPO, SERVICE, arranged.env.health_url(), CLUSTER);
     let said = investigate(&arranged.github, &map, &args).await;
     assert_eq!(
         said.code,
@@ -118,16 +118,9 @@ async fn the_oom_incident(extra: &str) -> (Arranged, Said) {
 /// updated or deployed.
 fn assert_wrote_nothing(arranged: &Arranged) {
     assert_no_github_write(&arranged.github);
-    let ecs_writes: Vec<String> = arranged
-        .env
-        .ecs_writes()
-        .iter()
-        .filter_map(|c| c.target().map(str::to_string))
-        .collect();
-    assert!(
-        ecs_writes.is_empty(),
-        "the dry run changed ECS: {ecs_writes:?}"
-    );
+    let ecs_writes = arranged.env.ecs_writes();
+    let named: Vec<Option<&str>> = ecs_writes.iter().map(|c| c.target()).collect();
+    assert!(named.is_empty(), "the dry run changed ECS: {named:?}");
 }
 
 /// No GitHub request but reads and the installation token, which asked for read only.
@@ -237,39 +230,24 @@ async fn without_the_failed_run_it_says_in_one_line_what_the_plan_needs() {
 /// (the service's lives only in ECS) and lets Fixpoint use the ECS API.
 async fn arrange_without_a_task_definition_file() -> Arranged {
     let deployed = at(512);
-    let deployed: Vec<(&str, &str)> = deployed
-        .iter()
-        .map(|(p, c)| (p.as_str(), c.as_str()))
-        .collect();
     let env = LowerEnv::start(
         oom_needs(900),
         fixpoint::clock::system(),
-        &deployed,
-        &deployed,
+        &borrowed(&deployed),
+        &borrowed(&deployed),
     )
     .await;
     let github = FakeGitHub::start().await;
     github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
+    let repo: Vec<(String, String)> = deployed
+        .into_iter()
+        .filter(|(path, _)| path != "task-definition.json")
+        .collect();
     let config = format!(
         "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\nallow: [ecs_api]\n"
     );
-    let map = story::map(env.health_url(), CLUSTER);
-    let rates = rates(false);
-    let failing_sha = github.push(
-        REPO,
-        "main",
-        &[
-            (".github/fixpoint.yml", Some(config.as_str())),
-            ("topology/payments-api.yaml", Some(map.as_str())),
-            (BUG_FILE, Some(rates.as_str())),
-        ],
-    );
-    github.add_workflow_run(
-        REPO,
-        WorkflowRun::new(FAILED_RUN, WORKFLOW)
-            .head_sha(&failing_sha)
-            .conclusion("failure"),
-    );
+    let incident = Incident::default();
+    let failing_sha = arrange_repo(&github, &env, &incident, &repo, &repo, &config);
     Arranged {
         env,
         github,

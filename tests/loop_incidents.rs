@@ -12,6 +12,12 @@ mod support;
 mod code;
 #[path = "loop_incidents/crash.rs"]
 mod crash;
+#[path = "loop_incidents/deploy.rs"]
+mod deploy;
+#[path = "loop_incidents/far.rs"]
+mod far;
+#[path = "loop_incidents/model.rs"]
+mod model;
 #[path = "loop_incidents/oom.rs"]
 mod oom;
 #[path = "loop_incidents/rollout.rs"]

@@ -16,6 +16,7 @@ const KEYS: &[&str] = &[
     "deploy_workflows",
     "branches",
     "topology",
+    "topology_depth",
     "max_iterations",
     "min_confidence",
     "task_definition",
@@ -37,6 +38,10 @@ pub struct RepoConfig {
     pub branches: Vec<String>,
     /// The service's topology map, relative to the repository root.
     pub topology: String,
+    /// How many hops of linked maps the sweep follows: a queue's consumer in another team's
+    /// map, whose own map says what it drains, is two links and one edge away (3).
+    #[serde(default = "default_depth")]
+    pub topology_depth: u32,
     /// Iterations without progress before Fixpoint escalates to people.
     #[serde(default = "default_iterations")]
     pub max_iterations: u32,
@@ -64,6 +69,13 @@ pub struct RepoConfig {
 fn default_iterations() -> u32 {
     5
 }
+
+fn default_depth() -> u32 {
+    crate::topology::DEFAULT_DEPTH
+}
+
+/// The deepest sweep a repository may ask for; `MAX_CHECKS` bounds its size too.
+const MAX_DEPTH: u32 = 6;
 
 fn default_min_confidence() -> f64 {
     0.6
@@ -129,6 +141,12 @@ impl RepoConfig {
             return Err(RepoConfigError::Invalid(format!(
                 "`max_iterations: {}` is out of range: use 1 to 50",
                 config.max_iterations
+            )));
+        }
+        if config.topology_depth == 0 || config.topology_depth > MAX_DEPTH {
+            return Err(RepoConfigError::Invalid(format!(
+                "`topology_depth: {}` is out of range: use 1 to {MAX_DEPTH} (hops of linked maps the sweep follows)",
+                config.topology_depth
             )));
         }
         fixing::validate(
@@ -204,6 +222,21 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("unknown key `deploy_workflow`"), "{msg}");
         assert!(msg.contains("did you mean `deploy_workflows`?"), "{msg}");
+    }
+
+    #[test]
+    fn topology_depth_defaults_to_two_hops_and_is_bounded() {
+        let base = "deploy_workflows: [d.yml]\ntopology: t.yaml\n";
+        assert_eq!(RepoConfig::parse(base).unwrap().topology_depth, 2);
+        let deep = RepoConfig::parse(&format!("{base}topology_depth: 3\n")).unwrap();
+        assert_eq!(deep.topology_depth, 3);
+        let msg = RepoConfig::parse(&format!("{base}topology_depth: 40\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`topology_depth: 40` is out of range: use 1 to 6"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -39,14 +39,14 @@ use crate::config::ProcessEnv;
 use crate::config::repo::RepoConfig;
 use crate::diagnose::{DebugContext, Diagnosis};
 use crate::domain::{LoopStatus, Phase, RunRef};
-use crate::github::RepoClient;
 use crate::github::auth::Permissions;
 use crate::github::guard::FixpointBranch;
+use crate::github::{GitHubError, RepoClient};
 use crate::jobs::{Job, JobContext, Outcome, branch_wake_key};
 use crate::skills::{RunContext, SkillContext};
 use crate::store::investigations::Document;
 use crate::store::loops::{LoopRow, NewLoop, Opened};
-use crate::topology::{DEFAULT_DEPTH, TopologyGraph};
+use crate::topology::TopologyGraph;
 use state::{Iteration, IterationResult, LoopState};
 
 pub use lower_env::{LowerEnvRefused, LowerEnvService};
@@ -193,6 +193,31 @@ fn permissions(config: &RepoConfig) -> Permissions {
     ])
 }
 
+/// Why the loop cannot go on when GitHub refuses the token for what it asks (permissions the
+/// installation does not grant, a repository it no longer covers): retrying cannot change
+/// that, a person must. `None` for any other error.
+fn not_granted(e: &anyhow::Error, config: &RepoConfig) -> Option<String> {
+    let refused = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<GitHubError>())
+        .filter(|g| matches!(g, GitHubError::Token { .. }) && g.is_permanent())?;
+    let wanted: Vec<String> = permissions(config)
+        .0
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    let dispatch = match config.deploy.trigger {
+        crate::config::fixing::Trigger::Dispatch => {
+            " (`deploy.trigger: dispatch` needs `actions: write`: raise it in the App's settings and accept it on the installation, or deploy on pushes to `fixpoint/**` instead)"
+        }
+        crate::config::fixing::Trigger::Push => "",
+    };
+    Some(format!(
+        "{refused}: the loop needs {} on this repository{dispatch}",
+        wanted.join(", ")
+    ))
+}
+
 /// One run of the loop's job: advance through phases until the loop waits or ends.
 pub async fn run(ctx: &JobContext, loop_id: i64) -> anyhow::Result<Outcome> {
     let row: LoopRow<LoopState> = ctx.store.load_loop(loop_id).await?;
@@ -210,7 +235,7 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
     let graph = TopologyGraph::load_fetched(
         &row.state.maps,
         &row.state.topology,
-        DEFAULT_DEPTH,
+        row.state.config.topology_depth,
         &ctx.settings.production_names,
     )
     .map_err(|e| anyhow::anyhow!("the stored topology map no longer loads: {}", e.problem()))?;
@@ -230,17 +255,24 @@ async fn drive(ctx: &JobContext, mut row: LoopRow<LoopState>) -> anyhow::Result<
     };
     for _ in 0..MAX_TRANSITIONS {
         let phase = row.phase;
-        let next = match phase {
+        let stepped = match phase {
             // Boxed: the planner's future (sweep, model, catalogue) is deep enough that
             // inlining it into the worker's future overflows the compiler's layout limit.
-            Phase::Plan => Box::pin(plan::plan(&env, &mut row.state)).await?,
-            Phase::Act => act::act(&env, &mut row.state).await?,
-            Phase::AwaitCi => ci::await_deploy(&env, &mut row.state).await?,
-            Phase::AwaitRollout => rollout::await_rollout(&env, &mut row.state).await?,
-            Phase::Verify => verify::verify(&env, &mut row.state).await?,
-            Phase::Test => probe::test(&env, &mut row.state).await?,
-            Phase::Report => report::report(&env, &mut row).await?,
+            Phase::Plan => Box::pin(plan::plan(&env, &mut row.state)).await,
+            Phase::Act => act::act(&env, &mut row.state).await,
+            Phase::AwaitCi => ci::await_deploy(&env, &mut row.state).await,
+            Phase::AwaitRollout => rollout::await_rollout(&env, &mut row.state).await,
+            Phase::Verify => verify::verify(&env, &mut row.state).await,
+            Phase::Test => probe::test(&env, &mut row.state).await,
+            Phase::Report => report::report(&env, &mut row).await,
             Phase::Done => return Ok(Outcome::Done),
+        };
+        let next = match stepped {
+            Ok(next) => next,
+            Err(e) => match not_granted(&e, &row.state.config) {
+                Some(why) => Next::End(LoopStatus::Failed, why),
+                None => return Err(e),
+            },
         };
         tracing::info!(%phase, iteration = row.iteration, next = ?next, "loop step");
         match next {

@@ -11,6 +11,22 @@ use crate::store::loops::LoopRow;
 
 pub(super) async fn report(env: &Env<'_>, row: &mut LoopRow<LoopState>) -> anyhow::Result<Next> {
     let state = &row.state;
+    if state.head == state.run.head_sha {
+        // Every change went through the ECS API: the branch has no commit, so there is
+        // nothing to open a PR from, and the next deploy from the repository undoes the fix.
+        return Ok(Next::End(
+            LoopStatus::Fixed,
+            format!(
+                "verified healthy after {} iteration(s), fixed through the ECS API only ({}); no PR, as nothing in the repository changed: carry the change into the code that defines the task definition, or the next deploy undoes it",
+                state.current.number,
+                state
+                    .current
+                    .plan
+                    .as_ref()
+                    .map_or("the last change", |p| p.summary.as_str())
+            ),
+        ));
+    }
     let title = title(state);
     let body = body(state, row.id);
     let opened = env
@@ -46,10 +62,10 @@ pub(super) async fn report(env: &Env<'_>, row: &mut LoopRow<LoopState>) -> anyho
 }
 
 pub(super) fn title(state: &LoopState) -> String {
-    match &state.current.plan {
+    inert(&match &state.current.plan {
         Some(plan) => format!("fixpoint: {}", plan.summary),
         None => format!("fixpoint: fix {}'s failed deploy", state.service),
-    }
+    })
 }
 
 /// The PR body: what failed, what fixed it, and every iteration of the debug history.
@@ -111,7 +127,25 @@ pub(super) fn body(state: &LoopState, loop_id: i64) -> String {
     out.push(format!(
         "Merging is yours: Fixpoint never merges, approves or deploys to production.\n\n<!-- fixpoint:loop:{loop_id} -->"
     ));
-    out.join("\n\n")
+    inert(&out.join("\n\n"))
+}
+
+/// `text` with every @mention made inert (a zero-width space after the `@`). Summaries,
+/// notes and results carry words from logs, files and a model's answer: as data, they must
+/// not ping a person or a team. The body itself mentions nobody.
+fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut before: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        let starts_word = before.is_none_or(|b| !b.is_alphanumeric());
+        if c == '@' && starts_word && chars.peek().is_some_and(|n| n.is_ascii_alphanumeric()) {
+            out.push('\u{200B}');
+        }
+        before = Some(c);
+    }
+    out
 }
 
 /// Text safe inside a Markdown table cell.
@@ -212,6 +246,25 @@ mod tests {
                 history,
             },
         }
+    }
+
+    #[test]
+    fn mentions_from_a_model_or_a_log_ping_nobody() {
+        let mut state = fixed_after_two_iterations();
+        if let Some(plan) = state.current.plan.as_mut() {
+            plan.summary = "revert rates.rs, then @acme/security-team and @alice approve".into();
+            plan.notes = vec!["mail ops@acme.example if it fails".into()];
+        }
+        let (title, body) = (title(&state), body(&state, 1));
+        for text in [&title, &body] {
+            assert!(!text.contains("@acme/security-team"), "{text}");
+            assert!(!text.contains("@alice"), "{text}");
+            assert!(text.contains("@\u{200B}alice"), "{text}");
+        }
+        assert!(
+            body.contains("ops@acme.example"),
+            "an address is not a mention: {body}"
+        );
     }
 
     #[test]

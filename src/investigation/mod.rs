@@ -19,7 +19,7 @@ use crate::harness;
 use crate::skills::{RunContext, SkillContext, Status};
 use crate::store::investigations::Document;
 use crate::sweep::{self, SweepOptions};
-use crate::topology::{DEFAULT_DEPTH, TopologyGraph};
+use crate::topology::TopologyGraph;
 
 use crate::config::repo::{self, RepoConfig};
 use crate::domain::{Conclusion, InvestigationStatus, RunRef};
@@ -165,7 +165,7 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
     let graph = match TopologyGraph::load_fetched(
         &maps,
         &config.topology,
-        DEFAULT_DEPTH,
+        config.topology_depth,
         &ctx.settings.production_names,
     ) {
         Ok(graph) => graph,

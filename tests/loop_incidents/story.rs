@@ -35,10 +35,11 @@ pub fn config_with_soak(soak_s: u32, extra: &str) -> String {
     )
 }
 
-/// The service's map: its ECS service, its logs and its health endpoint.
-pub fn map(health_url: &str, cluster: &str) -> String {
+/// The map of `service` in `repo`: the world's ECS service in `cluster`, its logs and its
+/// health endpoint.
+pub fn map_of(repo: &str, service: &str, health_url: &str, cluster: &str) -> String {
     format!(
-        "service: {SERVICE}\nenvironment: staging\nrepo: {REPO}\necs: {{cluster: {cluster}, service: {SERVICE}}}\nlogs: {{group: /ecs/{SERVICE}}}\nupstream:\n  - {{name: payments-api-health, type: http, skill: http-health, url: \"{health_url}\"}}\n"
+        "service: {service}\nenvironment: staging\nrepo: {repo}\necs: {{cluster: {cluster}, service: {SERVICE}}}\nlogs: {{group: /ecs/{SERVICE}}}\nupstream:\n  - {{name: {service}-health, type: http, skill: http-health, url: \"{health_url}\"}}\n"
     )
 }
 
@@ -70,7 +71,8 @@ pub fn tree(task_definition: String, rates: String) -> Vec<(String, String)> {
     ]
 }
 
-fn borrowed(tree: &[(String, String)]) -> Vec<(&str, &str)> {
+/// A tree as the world takes it.
+pub fn borrowed(tree: &[(String, String)]) -> Vec<(&str, &str)> {
     tree.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect()
 }
 
@@ -94,7 +96,6 @@ pub async fn arrange(
     failing: Vec<(String, String)>,
     config: String,
 ) -> Arranged {
-    let cluster = needs.cluster.clone();
     let env = LowerEnv::start(
         needs,
         fixpoint::clock::system(),
@@ -104,18 +105,67 @@ pub async fn arrange(
     .await;
     let github = FakeGitHub::start().await;
     github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
-    let map = map(env.health_url(), &cluster);
+    let failing_sha = arrange_repo(
+        &github,
+        &env,
+        &Incident::default(),
+        &last_good,
+        &failing,
+        &config,
+    );
+    Arranged {
+        env,
+        github,
+        failing_sha,
+    }
+}
+
+/// Which repository, service and red run an incident is about: payments-api's by default.
+pub struct Incident {
+    pub repo: String,
+    pub service: String,
+    pub failed_run: u64,
+}
+
+impl Default for Incident {
+    fn default() -> Self {
+        Incident {
+            repo: REPO.into(),
+            service: SERVICE.into(),
+            failed_run: FAILED_RUN,
+        }
+    }
+}
+
+/// The incident's repository on `github` (the App must be installed on it): its history,
+/// `last_good` deployed by a green run, then `failing` whose deploy went red. From then on CI
+/// follows the repository and deploys to `env`. Returns the failing commit.
+pub fn arrange_repo(
+    github: &FakeGitHub,
+    env: &LowerEnv,
+    incident: &Incident,
+    last_good: &[(String, String)],
+    failing: &[(String, String)],
+    config: &str,
+) -> String {
+    let repo = incident.repo.as_str();
+    let map = map_of(
+        repo,
+        &incident.service,
+        env.health_url(),
+        &env.needs().cluster,
+    );
     let mut good: Vec<(&str, Option<&str>)> = last_good
         .iter()
         .map(|(p, c)| (p.as_str(), Some(c.as_str())))
         .collect();
-    good.push((".github/fixpoint.yml", Some(config.as_str())));
+    good.push((".github/fixpoint.yml", Some(config)));
     good.push(("topology/payments-api.yaml", Some(map.as_str())));
     // History is arranged before CI follows the repository: these pushes deploy nothing.
-    let good_sha = github.push(REPO, "main", &good);
+    let good_sha = github.push(repo, "main", &good);
     github.add_workflow_run(
-        REPO,
-        WorkflowRun::new(8990, WORKFLOW)
+        repo,
+        WorkflowRun::new(incident.failed_run - 11, WORKFLOW)
             .head_sha(&good_sha)
             .conclusion("success"),
     );
@@ -123,10 +173,10 @@ pub async fn arrange(
         .iter()
         .map(|(p, c)| (p.as_str(), Some(c.as_str())))
         .collect();
-    let failing_sha = github.push(REPO, "main", &bad);
+    let failing_sha = github.push(repo, "main", &bad);
     github.add_workflow_run(
-        REPO,
-        WorkflowRun::new(FAILED_RUN, WORKFLOW)
+        repo,
+        WorkflowRun::new(incident.failed_run, WORKFLOW)
             .head_sha(&failing_sha)
             .conclusion("failure")
             .job(
@@ -139,17 +189,18 @@ pub async fn arrange(
                     .conclusion("failure"),
             ),
     );
-    env.follow(&github, REPO);
-    Arranged {
-        env,
-        github,
-        failing_sha,
-    }
+    env.follow(github, repo);
+    failing_sha
 }
 
 /// The red deploy's `workflow_run.completed`, as GitHub sends it.
 pub fn red_deploy_hook(failing_sha: &str) -> Vec<u8> {
-    let mut hook = webhooks::failed_deploy(REPO, FAILED_RUN, 1, INSTALLATION);
+    red_deploy_hook_of(&Incident::default(), failing_sha)
+}
+
+/// The red deploy of `incident`'s repository at `failing_sha`.
+pub fn red_deploy_hook_of(incident: &Incident, failing_sha: &str) -> Vec<u8> {
+    let mut hook = webhooks::failed_deploy(&incident.repo, incident.failed_run, 1, INSTALLATION);
     hook["workflow_run"]["head_sha"] = failing_sha.into();
     hook["workflow_run"]["path"] = format!(".github/workflows/{WORKFLOW_FILE}").into();
     hook["workflow_run"]["name"] = WORKFLOW.into();
@@ -165,12 +216,23 @@ impl Story {
         failing: Vec<(String, String)>,
         config: String,
     ) -> Story {
+        Story::start(arrange(needs, last_good, failing, config).await).await
+    }
+
+    /// Fixpoint (in process, on a test clock) starts on an arranged incident and receives
+    /// its red deploy's webhook.
+    pub async fn start(arranged: Arranged) -> Story {
+        Story::start_with(arranged, local_settings()).await
+    }
+
+    /// As `start`, with Fixpoint's settings of the test's choosing (a model, say).
+    pub async fn start_with(arranged: Arranged, settings: Settings) -> Story {
         let Arranged {
             env,
             github,
             failing_sha,
-        } = arrange(needs, last_good, failing, config).await;
-        let app = TestApp::start_with_settings(github, local_settings()).await;
+        } = arranged;
+        let app = TestApp::start_with_settings(github, settings).await;
         env.keep_time_with(app.clock.clone());
         let answer = app
             .deliver("workflow_run", "incident-1", &red_deploy_hook(&failing_sha))

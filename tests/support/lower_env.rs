@@ -4,7 +4,9 @@
 //! was pushed.
 //!
 //! - `ServiceNeeds` says what the service needs: memory, variables, the one image the
-//!   registry has, a start-up time, and a bug line that crashes start-up while it is in a file.
+//!   registry has, a start-up time, and a bug line that crashes start-up while it is in a file;
+//!   or a readiness check that fails whatever is deployed (`not_ready_while`: a cause outside
+//!   the service, such as a queue's backlog).
 //! - `LowerEnv::start` resets moto, puts the AWS stub in front of it, points the SDK's
 //!   environment at the stub, and plays the service's history: a last good deploy long ago,
 //!   then the failing deploy of `failing`, which the circuit breaker stopped. The sweep sees

@@ -51,6 +51,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// Each job run's end, as the worker pool reports it.
     ended: tokio::sync::Mutex<broadcast::Receiver<JobRunEnded>>,
+    /// Every job run's end so far, in order (`runs`).
+    log: Arc<std::sync::Mutex<Vec<JobRunEnded>>>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -155,6 +157,18 @@ impl TestApp {
         github.deliver_webhooks_to(&format!("{url}/webhooks"), SECRET);
         let (shutdown, rx) = watch::channel(false);
         let (observer, ended) = broadcast::channel(1024);
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut heard = observer.subscribe();
+        let kept = log.clone();
+        tokio::spawn(async move {
+            loop {
+                match heard.recv().await {
+                    Ok(run) => kept.lock().unwrap_or_else(|e| e.into_inner()).push(run),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
         let hooks = fixpoint::server::Hooks {
             observer: Some(observer),
             limits,
@@ -175,6 +189,7 @@ impl TestApp {
             dir,
             clock,
             ended: tokio::sync::Mutex::new(ended),
+            log,
             shutdown,
             task,
         }
@@ -197,6 +212,11 @@ impl TestApp {
         tokio::time::timeout(WAIT, wait)
             .await
             .unwrap_or_else(|_| panic!("no {kind} job ended within {} s", WAIT.as_secs()))
+    }
+
+    /// Every job run that has ended so far, in order, with how long each ran.
+    pub fn runs(&self) -> Vec<JobRunEnded> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The commit `branch` of `repo` points at; fails the test when there is no such branch.

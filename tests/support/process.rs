@@ -10,6 +10,13 @@ use super::fake_github::FakeGitHub;
 
 pub struct Server(Child);
 
+impl Server {
+    /// The server's process id (a benchmark reads its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();

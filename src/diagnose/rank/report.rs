@@ -10,6 +10,7 @@ use crate::diagnose::{
     RootCauseClass as Class,
 };
 use crate::skills::{Evidence, Status};
+use crate::topology::ServiceVisit;
 
 pub(super) fn explain(
     view: &SweepView<'_>,
@@ -293,6 +294,7 @@ pub(super) fn missing(view: &SweepView<'_>) -> Vec<String> {
                 ));
             }
         }
+        beyond_depth(&graph.root, graph.max_depth, &mut out);
     }
     if let Some(gha) = service
         .findings
@@ -314,4 +316,21 @@ pub(super) fn missing(view: &SweepView<'_>) -> Vec<String> {
     }
     out.dedup();
     out
+}
+
+/// Maps the sweep read but did not follow to their end: their nodes lie past the depth asked
+/// (a consumer's map saying which queue it drains, say), so no link through them is known.
+fn beyond_depth(visit: &ServiceVisit, max_depth: u32, out: &mut Vec<String>) {
+    if visit.beyond_depth > 0 {
+        out.push(format!(
+            "{}: {} node(s) of its map {} lie beyond the sweep's depth of {max_depth} hops \
+             (raise `topology_depth` in .github/fixpoint.yml, or `--depth`, to check them)",
+            visit.name,
+            visit.beyond_depth,
+            visit.file.display()
+        ));
+    }
+    for map in visit.nodes.iter().filter_map(|n| n.map.as_deref()) {
+        beyond_depth(map, max_depth, out);
+    }
 }

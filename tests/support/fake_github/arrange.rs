@@ -114,6 +114,8 @@ impl FakeGitHub {
         let (owner, name) = split_repo(repo);
         lock(&self.shared).repo_mut(owner, name).ci = Some(CiFollower {
             script: std::sync::Arc::new(script),
+            also: Vec::new(),
+            on: None,
             hold: None,
             deploy: None,
         });
@@ -129,6 +131,27 @@ impl FakeGitHub {
         deploy: impl Fn(PushedTree) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
     ) {
         self.with_ci(repo, |ci| ci.deploy = Some(std::sync::Arc::new(deploy)));
+    }
+
+    /// The workflows' `on:` (call `follow_pushes` first): from now on only the pushes and
+    /// dispatches `on` accepts run anything, as a workflow with `on: push: branches: [main]`
+    /// and `workflow_dispatch` runs only on those.
+    pub fn ci_runs_only_when(
+        &self,
+        repo: &str,
+        on: impl Fn(&PushedTree) -> bool + Send + Sync + 'static,
+    ) {
+        self.with_ci(repo, |ci| ci.on = Some(std::sync::Arc::new(on)));
+    }
+
+    /// Another workflow (an e2e job) that every push and dispatch CI follows also runs, with
+    /// its run made by `script` (call `follow_pushes` first). It deploys nothing.
+    pub fn also_run(
+        &self,
+        repo: &str,
+        script: impl Fn(&PushedTree) -> WorkflowRun + Send + Sync + 'static,
+    ) {
+        self.with_ci(repo, |ci| ci.also.push(std::sync::Arc::new(script)));
     }
 
     /// Changes how `owner/repo`'s CI follows pushes; it must follow them already.

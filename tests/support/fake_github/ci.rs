@@ -43,8 +43,16 @@ pub type CiScript = Arc<dyn Fn(&PushedTree) -> WorkflowRun + Send + Sync>;
 /// completes, as a deploy job is part of the run (a red run deploys nothing).
 pub type DeployHook = Arc<dyn Fn(PushedTree) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// Whether a push or dispatch starts the repository's workflows: their `on:`.
+pub type CiTrigger = Arc<dyn Fn(&PushedTree) -> bool + Send + Sync>;
+
 pub(super) struct CiFollower {
+    /// The deploy workflow: its green runs deploy (`deploy`).
     pub script: CiScript,
+    /// Other workflows every push and dispatch also runs (an e2e job); they deploy nothing.
+    pub also: Vec<CiScript>,
+    /// When set, only the pushes and dispatches it accepts run anything.
+    pub on: Option<CiTrigger>,
     /// While set, each run waits after `in_progress` for one permit (`finish_ci_run`) before
     /// it completes: a test can look at the App while CI is still running.
     pub hold: Option<Arc<tokio::sync::Semaphore>>,
@@ -87,9 +95,29 @@ pub(super) fn follow(
         event: event.to_string(),
         files: repo.git.files_at(sha),
     };
-    let hold = ci.hold.clone();
-    let deploy = ci.deploy.clone();
-    let mut finished = (ci.script)(&tree);
+    if ci.on.as_ref().is_some_and(|on| !on(&tree)) {
+        return;
+    }
+    let deploy_run = (ci.script)(&tree);
+    let others: Vec<WorkflowRun> = ci.also.iter().map(|script| script(&tree)).collect();
+    let (hold, deploy) = (ci.hold.clone(), ci.deploy.clone());
+    start_run(state, shared, full_name, &tree, deploy_run, hold, deploy);
+    for run in others {
+        start_run(state, shared, full_name, &tree, run, None, None);
+    }
+}
+
+/// Serves `finished` as a run of `tree` (queued first) and announces it with its webhooks.
+fn start_run(
+    state: &mut State,
+    shared: &Shared,
+    full_name: &str,
+    tree: &PushedTree,
+    mut finished: WorkflowRun,
+    hold: Option<Arc<tokio::sync::Semaphore>>,
+    deploy: Option<DeployHook>,
+) {
+    let (branch, sha, event) = (&tree.branch, &tree.sha, &tree.event);
     finished.id = state.next_id();
     finished.head_sha = sha.to_string();
     finished.head_branch = branch.to_string();
@@ -114,6 +142,7 @@ pub(super) fn follow(
     }
     let shared = shared.clone();
     let full_name = full_name.to_string();
+    let tree = tree.clone();
     tokio::spawn(async move {
         deliver(&shared, &full_name, &queued, "requested").await;
         let mut running = finished.clone();

@@ -34,6 +34,9 @@ pub struct ServiceNeeds {
     pub startup_s: u32,
     /// Tasks the service wants.
     pub desired: u32,
+    /// Why its readiness check fails whatever is deployed, when something outside the
+    /// service decides it (a queue's backlog another team's consumer should drain).
+    pub not_ready: Option<String>,
 }
 
 impl ServiceNeeds {
@@ -56,6 +59,7 @@ impl ServiceNeeds {
             ),
             startup_s: 0,
             desired: 2,
+            not_ready: None,
         }
     }
 
@@ -98,6 +102,13 @@ impl ServiceNeeds {
         self
     }
 
+    /// Its readiness check says `reason` ("payments-jobs backlog …") for every deploy from
+    /// now on: the cause is outside what the service's repository deploys.
+    pub fn not_ready_while(mut self, reason: &str) -> Self {
+        self.not_ready = Some(reason.into());
+        self
+    }
+
     pub fn task_definition_at(mut self, path: &str) -> Self {
         self.task_definition_path = path.into();
         self
@@ -134,6 +145,10 @@ pub enum Failure {
     HealthChecks {
         grace_s: u32,
         startup_s: u32,
+    },
+    /// The service starts, but its readiness check reports something outside it.
+    NotReady {
+        reason: String,
     },
 }
 
@@ -286,6 +301,11 @@ pub fn judge(
         return Verdict::Fails(Failure::HealthChecks {
             grace_s,
             startup_s: needs.startup_s,
+        });
+    }
+    if let Some(reason) = &needs.not_ready {
+        return Verdict::Fails(Failure::NotReady {
+            reason: reason.clone(),
         });
     }
     Verdict::Healthy

@@ -81,27 +81,45 @@ pub fn of(failure: &Failure, needs: &ServiceNeeds) -> (Stop, Vec<String>) {
             ],
         ),
         Failure::HealthChecks { startup_s, .. } => (
-            Stop {
-                stop_code: "ServiceSchedulerInitiated",
-                reason: format!(
-                    "Task failed ELB health checks in (target-group {})",
-                    target_group(service)
-                ),
-                exit_code: Some(143),
-                container_reason: None,
-            },
+            failed_health_checks(service),
             vec![
                 format!("INFO {service} starting: warming caches (about {startup_s} s)"),
                 "WARN GET /health 503 (not ready yet)".into(),
                 "INFO received SIGTERM, shutting down".into(),
             ],
         ),
+        Failure::NotReady { reason } => (
+            failed_health_checks(service),
+            vec![
+                format!("INFO {service} listening on :8080"),
+                format!("ERROR readiness: {reason}: not ready"),
+                "WARN GET /health 503 (not ready)".into(),
+                "INFO received SIGTERM, shutting down".into(),
+            ],
+        ),
+    }
+}
+
+/// The load balancer gave up on the task: ECS stops it (SIGTERM, exit 143).
+fn failed_health_checks(service: &str) -> Stop {
+    Stop {
+        stop_code: "ServiceSchedulerInitiated",
+        reason: format!(
+            "Task failed ELB health checks in (target-group {})",
+            target_group(service)
+        ),
+        exit_code: Some(143),
+        container_reason: None,
     }
 }
 
 /// The service event ECS records for the stop, when it records one.
 pub fn event(failure: &Failure, needs: &ServiceNeeds) -> Option<String> {
-    matches!(failure, Failure::HealthChecks { .. }).then(|| {
+    matches!(
+        failure,
+        Failure::HealthChecks { .. } | Failure::NotReady { .. }
+    )
+    .then(|| {
         format!(
             "(service {}) (port 8080) is unhealthy in (target-group {}) due to (reason Health checks failed with these codes: [503]).",
             needs.service,
