@@ -230,7 +230,7 @@ fn pretty(v: &serde_json::Value) -> String {
 
 /// A file's `old` → `new` as a unified diff with three lines of context (`None`: no such
 /// file, shown as `/dev/null` as git does).
-pub fn unified(path: &str, old: Option<&str>, new: Option<&str>) -> String {
+fn unified(path: &str, old: Option<&str>, new: Option<&str>) -> String {
     lines_diff((&format!("a/{path}"), old), (&format!("b/{path}"), new))
 }
 
