@@ -1,5 +1,6 @@
 //! The one-shot commands behind `fixpoint topology check`, `fixpoint sweep` and
 //! `fixpoint investigate`: read-only, for people at a shell and for scripts (`--json`).
+//! With a failed run named, `investigate` also shows the fix the loop would make (a dry run).
 //! Exit codes: 0 all healthy, 1 something is not, 2 a usage or configuration error.
 
 use std::fmt::Write as _;
@@ -11,9 +12,10 @@ use serde::Serialize;
 use crate::config::{self, ProcessEnv};
 use crate::diagnose::llm::{ModelConfig, Provider};
 use crate::diagnose::{self, DebugContext, Diagnosis, Engine};
-use crate::github::GitHubApp;
 use crate::github::auth::Permissions;
-use crate::ids::{InstallationId, RepoName};
+use crate::github::{GitHubApp, RepoClient};
+use crate::harness::dry_run::{self, DryRun, DryRunRequest, snake_name};
+use crate::ids::{InstallationId, RepoName, RunId};
 use crate::skills::{RunContext, SkillContext};
 use crate::sweep::{self, SweepOptions, SweepReport};
 use crate::topology::{self, TopologyGraph};
@@ -46,17 +48,30 @@ pub fn topology_check(path: &Path, production_names: &[String]) -> (String, i32)
     topology::run_check_command(path, production_names)
 }
 
+/// What a one-shot command works with: the graph, the skills' context and, when a run is
+/// named, the read-only client of its repository.
+pub struct Prepared {
+    pub graph: TopologyGraph,
+    pub skills: Arc<SkillContext>,
+    pub client: Option<RepoClient>,
+}
+
 /// Loads the graph and builds the skills' context (GitHub only when a run is named).
-pub async fn prepare(args: &SweepArgs) -> Result<(TopologyGraph, Arc<SkillContext>), UsageError> {
+pub async fn prepare(args: &SweepArgs) -> Result<Prepared, UsageError> {
     let graph = TopologyGraph::load(&args.topology, args.depth, &args.production_names)
         .map_err(|e| UsageError(e.problem().to_string()))?;
     let run = match &args.run {
         None => None,
         Some(run) => Some(run_context(run, &args.env_file).await?),
     };
+    let client = run.as_ref().map(|r| r.github.clone());
     let since = chrono::Utc::now() - chrono::Duration::minutes(args.since_minutes.max(1));
     let vars: Arc<dyn config::Vars + Send + Sync> = Arc::new(ProcessEnv);
-    Ok((graph, Arc::new(SkillContext::new(since, run, vars))))
+    Ok(Prepared {
+        graph,
+        skills: Arc::new(SkillContext::new(since, run, vars)),
+        client,
+    })
 }
 
 async fn run_context(run: &RunArgs, env_file: &Path) -> Result<RunContext, UsageError> {
@@ -81,21 +96,29 @@ async fn run_context(run: &RunArgs, env_file: &Path) -> Result<RunContext, Usage
     })
 }
 
-/// What `fixpoint investigate --json` prints: the sweep's object plus the diagnosis.
+/// What `fixpoint investigate --json` prints: the sweep's object plus the diagnosis and
+/// the fix the loop would make (`fix`, with its `decision`).
 #[derive(Debug, Clone, Serialize)]
 pub struct InvestigationReport {
     #[serde(flatten)]
     pub sweep: SweepReport,
     pub diagnosis: Diagnosis,
+    pub fix: DryRun,
 }
 
-/// Sweep, then diagnose with the rules engine and (when configured) the model. Read-only.
+/// Sweep, then diagnose with the rules engine and (when configured) the model, then ask the
+/// loop's planner what it would fix. Read-only: the client has the investigation's
+/// read permissions, and the plan is shown, never carried out.
 pub async fn investigate(
     args: &SweepArgs,
     model: Option<&ModelConfig>,
 ) -> Result<InvestigationReport, UsageError> {
-    let (graph, ctx) = prepare(args).await?;
-    let sweep = sweep::sweep(&graph, ctx, &SweepOptions::default()).await;
+    let Prepared {
+        graph,
+        skills,
+        client,
+    } = prepare(args).await?;
+    let sweep = sweep::sweep(&graph, skills, &SweepOptions::default()).await;
     let history = DebugContext {
         service: sweep.service.clone(),
         iteration: 1,
@@ -109,7 +132,28 @@ pub async fn investigate(
         model,
     )
     .await;
-    Ok(InvestigationReport { sweep, diagnosis })
+    let fix = match (client, &args.run) {
+        (Some(client), Some(run)) => {
+            dry_run::dry_run(DryRunRequest {
+                client,
+                run_id: RunId(run.run_id),
+                service: &sweep.service,
+                graph: &graph,
+                diagnosis: &diagnosis,
+                model,
+                production_names: &args.production_names,
+            })
+            .await
+        }
+        _ => DryRun::NeedsRun {
+            why: dry_run::NEEDS_RUN.to_string(),
+        },
+    };
+    Ok(InvestigationReport {
+        sweep,
+        diagnosis,
+        fix,
+    })
 }
 
 /// The model for `--llm`: `None` = no flag (the environment decides), `Some(None)` = off.
@@ -127,17 +171,21 @@ pub fn model_for(flag: Option<Option<Provider>>) -> Result<Option<ModelConfig>, 
     }
 }
 
-/// Prints what people read (or the JSON) and returns the exit code.
+/// Prints what people read (or the JSON) and returns the exit code. All of it passes the
+/// redactor: the dry run quotes whole files (a task definition with a password in it), and
+/// this output lands in terminals and CI logs.
 pub fn print_investigation(report: &InvestigationReport, json: bool) -> i32 {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).expect("a report serialises")
-        );
+    let out = if json {
+        serde_json::to_string_pretty(report).expect("a report serialises") + "\n"
     } else {
-        print!("{}", sweep::render_table(&report.sweep));
-        print!("\n{}", render_diagnosis(&report.diagnosis));
-    }
+        format!(
+            "{}\n{}\n{}",
+            sweep::render_table(&report.sweep),
+            render_diagnosis(&report.diagnosis),
+            report.fix.render()
+        )
+    };
+    print!("{}", crate::redact::redact(&out));
     if report.sweep.all_healthy() { 0 } else { 1 }
 }
 
@@ -178,10 +226,7 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
     for m in &d.missing {
         let _ = writeln!(out, "Would help: {m}");
     }
-    let kind = serde_json::to_value(d.proposed_action.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = snake_name(&d.proposed_action.kind);
     let _ = writeln!(
         out,
         "Proposed action ({kind}): {}",
@@ -194,8 +239,8 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
 }
 
 pub async fn sweep(args: &SweepArgs) -> Result<SweepReport, UsageError> {
-    let (graph, ctx) = prepare(args).await?;
-    Ok(sweep::sweep(&graph, ctx, &SweepOptions::default()).await)
+    let prepared = prepare(args).await?;
+    Ok(sweep::sweep(&prepared.graph, prepared.skills, &SweepOptions::default()).await)
 }
 
 /// Prints the report and returns the exit code.

@@ -42,11 +42,12 @@ enum Command {
         json: bool,
     },
     /// Sweep, then diagnose: the root cause, the chain, the evidence and the proposed
-    /// action, and which engine decided. Read-only: changes nothing anywhere.
+    /// action, and which engine decided. With --repo/--run-id, also the fix the loop would
+    /// make (a dry run): the plan, the files and their diffs. Read-only: changes nothing.
     Investigate {
         #[command(flatten)]
         sweep: SweepFlags,
-        /// Print one JSON object (the sweep's, plus "diagnosis").
+        /// Print one JSON object (the sweep's, plus "diagnosis" and "fix").
         #[arg(long)]
         json: bool,
         /// The model beside the rules engine: none, openai or anthropic (default: from

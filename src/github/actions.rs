@@ -104,6 +104,16 @@ impl RepoClient {
         Ok(jobs)
     }
 
+    /// One run (`GET /repos/{owner}/{repo}/actions/runs/{run_id}`): its head commit and
+    /// branch, which a dry run of the fix reads the repository at.
+    pub async fn workflow_run(&self, run: RunId) -> Result<WorkflowRun, GitHubError> {
+        self.get(
+            "read a workflow run",
+            &self.path(&format!("/actions/runs/{run}")),
+        )
+        .await
+    }
+
     /// Runs matching `filter`, newest first (one page of up to 100).
     pub async fn list_workflow_runs(
         &self,

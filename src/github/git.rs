@@ -51,6 +51,24 @@ pub struct FileChange {
     pub content: Option<String>,
 }
 
+/// Whether a file may be committed as it is: refused when its path is a workflow file or
+/// leaves the repository, or when its text holds what the redactor takes for a secret. The
+/// dry run asks it too, so it says what the loop's commit would refuse.
+pub fn check_committable(op: &str, path: &str, content: Option<&str>) -> Result<(), GitHubError> {
+    guard::check_writable_path(op, path)?;
+    if let Some(content) = content
+        && redact(content) != content
+    {
+        return Err(GitHubError::refused(
+            op,
+            format!(
+                "`{path}` would carry text that looks like a secret; Fixpoint never commits one"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct TreeEntry<'a> {
     path: &'a str,
@@ -168,18 +186,7 @@ impl RepoClient {
             return Err(GitHubError::refused(op, "a commit with no change"));
         }
         for change in changes {
-            guard::check_writable_path(op, &change.path)?;
-            if let Some(content) = &change.content
-                && redact(content) != content.as_str()
-            {
-                return Err(GitHubError::refused(
-                    op,
-                    format!(
-                        "`{}` would carry text that looks like a secret; Fixpoint never commits one",
-                        change.path
-                    ),
-                ));
-            }
+            check_committable(op, &change.path, change.content.as_deref())?;
         }
         let base = self.get_commit(parent).await?;
         let mut blobs = Vec::with_capacity(changes.len());

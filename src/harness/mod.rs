@@ -17,6 +17,7 @@
 
 mod act;
 mod ci;
+pub mod dry_run;
 mod lower_env;
 mod plan;
 pub mod plans;

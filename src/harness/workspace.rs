@@ -26,10 +26,26 @@ pub(super) struct GitHubWorkspace {
 
 impl GitHubWorkspace {
     pub fn new(env: &Env<'_>, state: &LoopState, ecs: Option<LowerEnvService>) -> Self {
+        Self::over(
+            env.client.clone(),
+            &state.config.deploy_workflows,
+            &state.run.branch,
+            ecs,
+        )
+    }
+
+    /// Over any client: the dry run builds one outside a running loop, with a read-only
+    /// client.
+    pub fn over(
+        client: RepoClient,
+        deploy_workflows: &[String],
+        branch: &str,
+        ecs: Option<LowerEnvService>,
+    ) -> Self {
         Self {
-            client: env.client.clone(),
-            workflows: state.config.deploy_workflows.clone(),
-            branch: state.run.branch.clone(),
+            client,
+            workflows: deploy_workflows.to_vec(),
+            branch: branch.to_string(),
             ecs,
         }
     }
