@@ -16,11 +16,11 @@ mod story;
 use std::path::Path;
 
 use story::{
-    Arranged, BUG_FILE, CLUSTER, FAILED_RUN, INSTALLATION, Incident, REPO, SERVICE, WORKFLOW_FILE,
-    arrange, arrange_repo, at, borrowed, config, oom_needs, rates, task_definition, tree,
+    Arranged, BUG_FILE, CLUSTER, FAILED_RUN, INSTALLATION, REPO, SERVICE, arrange,
+    arrange_without_a_task_definition_file, at, config, oom_needs, rates, task_definition, tree,
 };
 use support::fake_github::{FakeGitHub, WorkflowRun};
-use support::lower_env::{LowerEnv, WORKFLOW};
+use support::lower_env::WORKFLOW;
 
 /// payments-api's map when only its health endpoint is named, on a closed port: a quick
 /// sweep with no AWS in it.
@@ -226,38 +226,9 @@ async fn without_the_failed_run_it_says_in_one_line_what_the_plan_needs() {
     assert!(github.requests().is_empty(), "{:?}", github.requests());
 }
 
-/// payments-api as `arrange` sets it up, but its repository keeps no task definition file
-/// (the service's lives only in ECS) and lets Fixpoint use the ECS API.
-async fn arrange_without_a_task_definition_file() -> Arranged {
-    let deployed = at(512);
-    let env = LowerEnv::start(
-        oom_needs(900),
-        fixpoint::clock::system(),
-        &borrowed(&deployed),
-        &borrowed(&deployed),
-    )
-    .await;
-    let github = FakeGitHub::start().await;
-    github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
-    let repo: Vec<(String, String)> = deployed
-        .into_iter()
-        .filter(|(path, _)| path != "task-definition.json")
-        .collect();
-    let config = format!(
-        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\nallow: [ecs_api]\n"
-    );
-    let incident = Incident::default();
-    let failing_sha = arrange_repo(&github, &env, &incident, &repo, &repo, &config);
-    Arranged {
-        env,
-        github,
-        failing_sha,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_task_definition_only_in_ecs_it_shows_the_revision_it_would_register() {
-    let arranged = arrange_without_a_task_definition_file().await;
+    let arranged = arrange_without_a_task_definition_file("allow: [ecs_api]\n").await;
     let said = investigate_the_red_deploy(&arranged, &[]).await;
 
     let plan = said.fix_plan(&arranged.failing_sha);

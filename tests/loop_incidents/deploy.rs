@@ -6,8 +6,7 @@
 use fixpoint::domain::LoopStatus;
 
 use crate::story::*;
-use crate::support::fake_github::{FakeGitHub, Job, PushedTree, Step, WorkflowRun};
-use crate::support::lower_env::LowerEnv;
+use crate::support::fake_github::{Job, PushedTree, Step, WorkflowRun};
 
 /// The deploy workflow as the repository has it: pushes to main and manual dispatches only.
 const DEPLOY_WORKFLOW: &str =
@@ -77,15 +76,7 @@ async fn with_trigger_dispatch_the_deploy_workflow_is_dispatched_on_the_branch()
 async fn without_actions_write_a_dispatch_ends_the_loop_naming_the_permission() {
     let arranged = oom_with_workflow_file(config("deploy:\n  trigger: dispatch\n")).await;
     let story = Story::start(arranged).await;
-    let ended = story.run_loop().await;
-
-    assert_eq!(
-        ended.status,
-        LoopStatus::Failed,
-        "{:?}",
-        ended.status_reason
-    );
-    let why = ended.status_reason.unwrap_or_default();
+    let why = ended_as(&story.run_loop().await, LoopStatus::Failed);
     assert!(why.contains("actions"), "{why}");
     assert!(why.contains("write"), "{why}");
     assert!(story.app.github.dispatches(REPO).is_empty());
@@ -193,29 +184,9 @@ async fn a_probe_aimed_outside_the_lower_environment_is_refused_and_fails_the_te
     story.app.stop().await;
 }
 
-/// payments-api's OOM in a repository without a task definition file (it is kept elsewhere):
-/// the world runs the service's task definitions; the repository has only the code.
+/// payments-api's OOM in a repository without a task definition file (it is kept elsewhere).
 async fn oom_without_a_file(allow: &str) -> Story {
-    let env = LowerEnv::start(
-        oom_needs(900),
-        fixpoint::clock::system(),
-        &borrowed(&at(512)),
-        &borrowed(&at(512)),
-    )
-    .await;
-    let github = FakeGitHub::start().await;
-    github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
-    let code = vec![(BUG_FILE.to_string(), rates(false))];
-    let config = format!(
-        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\n{allow}verify:\n  soak_s: 60\n"
-    );
-    let failing_sha = arrange_repo(&github, &env, &Incident::default(), &code, &code, &config);
-    Story::start(Arranged {
-        env,
-        github,
-        failing_sha,
-    })
-    .await
+    Story::start(arrange_without_a_task_definition_file(allow).await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,15 +222,7 @@ async fn with_allow_ecs_api_memory_is_raised_in_the_lower_environment_and_no_pr_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_allow_ecs_api_a_repository_without_the_file_gets_no_change_at_all() {
     let story = oom_without_a_file("").await;
-    let ended = story.run_loop().await;
-
-    assert_eq!(
-        ended.status,
-        LoopStatus::StoppedNoFix,
-        "{:?}",
-        ended.status_reason
-    );
-    let why = ended.status_reason.unwrap_or_default();
+    let why = ended_as(&story.run_loop().await, LoopStatus::StoppedNoFix);
     assert!(why.contains("allow: [ecs_api]"), "{why}");
     assert!(story.env.ecs_writes().is_empty());
     assert_eq!(story.commits_made(), 0);

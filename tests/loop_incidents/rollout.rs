@@ -87,15 +87,7 @@ async fn a_deploy_workflow_that_never_runs_on_the_branch_is_named_not_waited_on_
         config("deploy:\n  workflows: [deploy-canary.yml]\n  ci_timeout_min: 1\n"),
     )
     .await;
-    let ended = story.run_loop().await;
-
-    assert_eq!(
-        ended.status,
-        LoopStatus::Failed,
-        "{:?}",
-        ended.status_reason
-    );
-    let why = ended.status_reason.unwrap_or_default();
+    let why = ended_as(&story.run_loop().await, LoopStatus::Failed);
     assert!(why.contains("no run of deploy-canary.yml started"), "{why}");
     assert!(why.contains("fixpoint/**"), "{why}");
     assert!(story.app.github.pull_requests(REPO).is_empty());

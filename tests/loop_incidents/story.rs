@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fixpoint::config::Settings;
-use fixpoint::domain::{InvestigationStatus, JobState};
+use fixpoint::domain::{InvestigationStatus, JobState, LoopStatus};
 use fixpoint::store::loops::LoopRow;
 use serde_json::Value;
 
@@ -118,6 +118,41 @@ pub async fn arrange(
         github,
         failing_sha,
     }
+}
+
+/// payments-api's OOM in a repository that keeps no task definition file (the service's
+/// lives only in ECS): the world runs the whole trees, the repository holds only the code.
+/// `extra` adds fixpoint.yml keys (`allow: [ecs_api]\n`).
+pub async fn arrange_without_a_task_definition_file(extra: &str) -> Arranged {
+    let deployed = at(512);
+    let env = LowerEnv::start(
+        oom_needs(900),
+        fixpoint::clock::system(),
+        &borrowed(&deployed),
+        &borrowed(&deployed),
+    )
+    .await;
+    let github = FakeGitHub::start().await;
+    github.add_installation_with_repos(INSTALLATION, "acme", &["payments-api"]);
+    let repo: Vec<(String, String)> = deployed
+        .into_iter()
+        .filter(|(path, _)| path != "task-definition.json")
+        .collect();
+    let config = format!(
+        "deploy_workflows: [{WORKFLOW_FILE}]\ntopology: topology/payments-api.yaml\n{extra}verify:\n  soak_s: 60\n"
+    );
+    let failing_sha = arrange_repo(&github, &env, &Incident::default(), &repo, &repo, &config);
+    Arranged {
+        env,
+        github,
+        failing_sha,
+    }
+}
+
+/// How a loop ended, asserted: its status is `status`; returns the reason it gave.
+pub fn ended_as(ended: &LoopRow<Value>, status: LoopStatus) -> String {
+    assert_eq!(ended.status, status, "{:?}", ended.status_reason);
+    ended.status_reason.clone().unwrap_or_default()
 }
 
 /// Which repository, service and red run an incident is about: payments-api's by default.
