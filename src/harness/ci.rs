@@ -35,9 +35,13 @@ pub(super) async fn await_deploy(env: &Env<'_>, state: &mut LoopState) -> anyhow
             Ok(Next::Go(Phase::AwaitRollout))
         }
         Runs::Failed(run) => {
-            let result = failed_run(env, state, &run).await;
+            let red = read_red_run(env, state, &run).await;
             state.current.failed_run = Some((run.id.0, run.run_attempt.unwrap_or(1)));
-            Ok(Next::Judged(result))
+            Ok(Next::Judged(IterationResult::CiFailed {
+                run: red.run,
+                step: red.step,
+                excerpt: red.excerpt,
+            }))
         }
         Runs::Waiting { started: false }
             if state.current.ci_deadline.is_some_and(|d| env.now() >= d) =>
@@ -139,9 +143,16 @@ pub(super) async fn runs_on_branch(
         .await?)
 }
 
-/// The iteration's result for a red run: the failed job and step, and the log's excerpt as
-/// the `gha` skill reads it (redacted and cut there).
-async fn failed_run(env: &Env<'_>, state: &LoopState, run: &WorkflowRun) -> IterationResult {
+/// What a red run says: which run, its failed job and step, and the log's excerpt.
+pub(super) struct RedRun {
+    pub run: String,
+    pub step: String,
+    pub excerpt: String,
+}
+
+/// Reads a red run: the failed job and step, and the log's excerpt as the `gha` skill reads
+/// it (redacted and cut there).
+pub(super) async fn read_red_run(env: &Env<'_>, state: &LoopState, run: &WorkflowRun) -> RedRun {
     let name = format!("{} #{}", run.name.as_deref().unwrap_or("workflow"), run.id);
     let attempt = run.run_attempt.unwrap_or(1);
     let step = match env.client.list_run_jobs(run.id, attempt).await {
@@ -175,7 +186,7 @@ async fn failed_run(env: &Env<'_>, state: &LoopState, run: &WorkflowRun) -> Iter
             .to_string(),
         Err(e) => format!("log unreadable: {e}"),
     };
-    IterationResult::CiFailed {
+    RedRun {
         run: name,
         step,
         excerpt,

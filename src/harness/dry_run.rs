@@ -155,6 +155,7 @@ async fn decide(req: DryRunRequest<'_>) -> anyhow::Result<DryRun> {
         diagnosis: req.diagnosis,
         config: &config,
         head: &head,
+        failing: &head,
         failed: &[],
         ecs: ecs.as_ref().map(|e| (e.cluster(), e.service())),
         model: req.model,

@@ -85,6 +85,7 @@ pub(super) async fn plan(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
         diagnosis: &diagnosis,
         config: &state.config,
         head: &state.head,
+        failing: &state.run.head_sha,
         failed: &failed,
         ecs: ecs.as_ref().map(|e| (e.cluster(), e.service())),
         model: env.ctx.settings.model.as_ref(),

@@ -49,13 +49,19 @@ pub(super) async fn test(env: &Env<'_>, state: &mut LoopState) -> anyhow::Result
                 .push(format!("test workflows passed: {}", names.join(", ")));
             Ok(Next::Judged(IterationResult::Healthy))
         }
-        Runs::Failed(run) => Ok(Next::Judged(IterationResult::TestFailed {
-            summary: format!(
-                "test workflow {} #{} failed",
-                run.name.as_deref().unwrap_or("workflow"),
-                run.id
-            ),
-        })),
+        Runs::Failed(run) => {
+            let red = ci::read_red_run(env, state, &run).await;
+            state.current.failed_run = Some((run.id.0, run.run_attempt.unwrap_or(1)));
+            // The next iteration diagnoses this red run (a fresh sweep reads its logs): the
+            // verification's sweep saw a healthy service and would explain nothing.
+            state.current.sweep = None;
+            Ok(Next::Judged(IterationResult::TestFailed {
+                summary: format!(
+                    "test workflow {} failed at {}: {}",
+                    red.run, red.step, red.excerpt
+                ),
+            }))
+        }
         Runs::Waiting { .. } => Ok(ci::wait_or_time_out(
             env,
             state.current.test_deadline,

@@ -231,6 +231,7 @@ async fn github_not_answering_is_an_error_to_retry_not_a_decision() {
         diagnosis: &d,
         config: &config,
         head: &head,
+        failing: &head,
         failed: &[],
         ecs: None,
         model: None,

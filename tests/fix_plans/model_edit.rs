@@ -63,6 +63,7 @@ async fn decide_after(w: &World, model: &ModelConfig, failed: &[&str]) -> PlanDe
         diagnosis: &d,
         config: &config,
         head: &head,
+        failing: &head,
         failed: &failed,
         ecs: None,
         model: Some(model),

@@ -200,6 +200,7 @@ pub async fn decide(
         diagnosis: d,
         config,
         head: &head,
+        failing: &head,
         failed: &failed,
         ecs: Some(("payments-staging", SERVICE)),
         model: None,

@@ -91,9 +91,7 @@ fn e2e(tree: &PushedTree) -> WorkflowRun {
         .is_some_and(|code| code.contains(ROUNDS_DOWN));
     let (step, conclusion) = if broken {
         (
-            Step::failed("Run Playwright tests").log(
-                "  1) checkout.spec.ts:14:5 › pays an invoice in EUR\n    Error: expected total 10.00, got 9.99\n  1 failed, 23 passed",
-            ),
+            Step::failed("Run Playwright tests").log(PLAYWRIGHT_RED),
             "failure",
         )
     } else {
@@ -110,6 +108,20 @@ fn e2e(tree: &PushedTree) -> WorkflowRun {
 }
 
 const ROUNDS_DOWN: &str = "// totals are rounded down";
+
+/// What Playwright's list reporter prints when the checkout journey fails.
+const PLAYWRIGHT_RED: &str = "Running 24 tests using 4 workers
+
+  1) [chromium] › checkout.spec.ts:14:5 › pays an invoice in EUR ──────────────────
+
+    Error: expect(received).toBe(expected) // Object.is equality
+
+    Expected: \"10.00\"
+    Received: \"9.99\"
+
+  1 failed
+    [chromium] › checkout.spec.ts:14:5 › pays an invoice in EUR
+  23 passed (41.2s)";
 
 /// The OOM incident, with the load probe and the e2e workflow in fixpoint.yml; `rounds_down`
 /// also ships the rounding change that breaks checkout (start-up is fine with it).
@@ -154,17 +166,39 @@ async fn the_load_probe_and_the_e2e_workflow_pass_before_the_pr_and_say_so_in_it
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_red_e2e_workflow_keeps_a_healthy_service_from_its_pr() {
+async fn a_red_e2e_after_the_memory_fix_is_read_and_the_rounding_change_reverted_keeping_the_raise()
+{
     let story = oom_with_tests(true, PROBE).await;
     let ended = story.run_loop().await;
 
-    assert_ne!(ended.status, LoopStatus::Fixed, "{:?}", ended.status_reason);
+    assert_eq!(ended.status, LoopStatus::Fixed, "{:?}", ended.status_reason);
     let history = story.history().await;
+    assert_eq!(history.len(), 2, "{history:#?}");
+    // Iteration 1: the raise healed the service, and the e2e run said what else is wrong.
     let first = history[0]["result"].as_str().unwrap_or_default();
     assert!(first.contains("test workflow E2E"), "{history:#?}");
-    assert!(first.contains("failed"), "{first}");
+    assert!(first.contains("Run Playwright tests"), "{first}");
+    assert!(
+        first.contains("checkout.spec.ts:14:5 › pays an invoice in EUR"),
+        "{first}"
+    );
     assert_eq!(history[0]["outcome"], "failed");
-    assert!(story.app.github.pull_requests(REPO).is_empty());
+    // Iteration 2 read that red run, and put back people's change, not the raise.
+    assert!(
+        history[1]["diagnosis"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("ci_")),
+        "{history:#?}"
+    );
+    let code = story.branch_file(BUG_FILE);
+    assert!(!code.contains(ROUNDS_DOWN), "{code}");
+    let file = story.branch_file("task-definition.json");
+    assert!(
+        file.contains("\"memory\": \"1024\""),
+        "the raise stays: {file}"
+    );
+    assert_eq!(story.commits_made(), 2);
+    assert_eq!(story.app.github.pull_requests(REPO).len(), 1);
     story.app.stop().await;
 }
 

@@ -136,6 +136,9 @@ pub struct PlanRequest<'a> {
     pub config: &'a RepoConfig,
     /// The commit the fix builds on: the failing SHA, then the branch's head.
     pub head: &'a CommitSha,
+    /// The commit whose deploy failed: what people changed since the last good deploy ends
+    /// here, so a revert never undoes a fix Fixpoint made on its branch.
+    pub failing: &'a CommitSha,
     /// Fingerprints of fixes that were carried out and did not hold.
     pub failed: &'a [String],
     /// The ECS coordinates of the service in the lower environment, when the map has them:

@@ -1,6 +1,6 @@
 //! Revert since last good: the files changed between the last commit that deployed well
-//! (the deploy workflow's last successful run on the branch) and the head are set back to
-//! their content there: deleted when they were added, restored when removed, renamed back.
+//! (the deploy workflow's last successful run on the branch) and the failing commit are set
+//! back to their content there (on top of the loop's branch, whose own fixes stay): deleted when they were added, restored when removed, renamed back.
 //! When the stack traces or failed steps name some of them, only those. Workflow files are
 //! never written (Fixpoint has no `workflows` permission): a person must revert them.
 
@@ -40,13 +40,15 @@ pub(super) async fn since_good<W: Workspace>(
             "nothing is reverted: the deploy workflow has no successful run on this branch to go back to".into(),
         ));
     };
-    if good == *req.head {
+    // People's change is last good → failing; the loop's own fixes after it are not theirs
+    // to revert (a red e2e after a memory raise must not take the raise back).
+    if good == *req.failing {
         return Ok(Err(format!(
-            "nothing is reverted: the head is the last good commit {}",
+            "nothing is reverted: the failing commit is the last good commit {}",
             short_sha(&good)
         )));
     }
-    let changed = w.changed_since(&good, req.head).await?;
+    let changed = w.changed_since(&good, req.failing).await?;
     if changed.is_empty() {
         return Ok(Err(format!(
             "nothing is reverted: no file changed since the last good commit {}",

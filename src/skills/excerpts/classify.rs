@@ -36,6 +36,8 @@ const LITERALS: &[&str] = &[
     "ERR!",
     "##[",
     "\u{25cf} ",
+    // Playwright's failure headers: `1) [chromium] › checkout.spec.ts:14:5 › title`.
+    "\u{203a} ",
     // Missing configuration, in libraries that say so without an error word.
     "missing value",
     "Missing environment variable",
@@ -181,6 +183,13 @@ pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
 }
 
+/// `rest` of `12) rest`: a numbered entry of a test runner's failure list.
+fn strip_ordinal(t: &[u8]) -> Option<&[u8]> {
+    let digits = t.iter().take_while(|b| b.is_ascii_digit()).count();
+    (digits > 0).then_some(())?;
+    t[digits..].strip_prefix(b") ")
+}
+
 /// The number written just before `marker`, e.g. `2` in `1 passed; 2 failed`.
 fn number_before(text: &[u8], marker: &[u8]) -> Option<u64> {
     let at = find(text, marker)?;
@@ -236,6 +245,25 @@ pub(super) fn classify(text: &[u8]) -> Option<Class<'_>> {
     if let Some(rest) = t.strip_prefix(b"FAILED ") {
         let name = rest.split(|&b| b == b' ').next().unwrap_or(rest);
         return Some(Class::TestName(name));
+    }
+    // Playwright: `  1) [chromium] › checkout.spec.ts:14:5 › pays an invoice ───`, and its
+    // tally alone on a line (`  1 failed`), the failed tests listed under it.
+    if let Some(rest) = strip_ordinal(t)
+        && find(rest, "\u{203a} ".as_bytes()).is_some()
+    {
+        let title = match find(rest, " \u{2500}".as_bytes()) {
+            Some(rule) => &rest[..rule],
+            None => rest,
+        };
+        return Some(Class::TestCase(title));
+    }
+    if let Some(n) = t.strip_suffix(b" failed")
+        && !n.is_empty()
+        && n.iter().all(u8::is_ascii_digit)
+    {
+        return Some(Class::TestSummary(
+            number_before(t, b" failed").unwrap_or(0),
+        ));
     }
     if (t.starts_with(b"Tests:") || t.starts_with(b"=")) && find(t, b" failed").is_some() {
         return Some(Class::TestSummary(

@@ -320,6 +320,31 @@ fn other_test_runners_are_read_too() {
             .contains("expect(received).toBe(expected)")
     );
 
+    let playwright = stamped(&[
+        "Running 24 tests using 4 workers",
+        "",
+        "  1) [chromium] \u{203a} checkout.spec.ts:14:5 \u{203a} pays an invoice in EUR \u{2500}\u{2500}\u{2500}\u{2500}",
+        "",
+        "    Error: expect(received).toBe(expected) // Object.is equality",
+        "",
+        "    Expected: \"10.00\"",
+        "    Received: \"9.99\"",
+        "",
+        "  1 failed",
+        "    [chromium] \u{203a} checkout.spec.ts:14:5 \u{203a} pays an invoice in EUR",
+        "  23 passed (41.2s)",
+    ]);
+    let (counts, excerpts) = extract_chunked(&playwright);
+    assert_eq!(counts.test_failures, 1);
+    assert_eq!(
+        counts.failed_tests,
+        ["[chromium] \u{203a} checkout.spec.ts:14:5 \u{203a} pays an invoice in EUR"]
+    );
+    assert!(
+        excerpts[0].text().contains("Received: \"9.99\""),
+        "{excerpts:?}"
+    );
+
     let tsc = stamped(&[
         "src/app.ts(3,7): error TS2322: Type 'string' is not assignable to type 'number'.",
         "Found 1 error in src/app.ts:3",
