@@ -6,6 +6,11 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
 use fixpoint::domain::{CommitSha, Conclusion, InstallationId, RepoName};
 use fixpoint::github::actions::RunFilter;
 use fixpoint::github::auth::Permissions;
@@ -403,4 +408,93 @@ async fn who_may_command_fixpoint_is_read_from_the_collaborator_permission() {
         .await
         .unwrap_err();
     assert_eq!(stranger.status().map(|s| s.as_u16()), Some(404));
+}
+
+/// A GitHub Enterprise Server's layout in front of the fake: REST under `/api/v3`, GraphQL at
+/// `/api/graphql`, anything else 404, as GHES serves them. Records each request it was sent.
+async fn enterprise_server_front(fake: &FakeGitHub) -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (upstream, record) = (fake.url().to_string(), seen.clone());
+    let forward = move |request: Request| {
+        let (upstream, record) = (upstream.clone(), record.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", parts.method, parts.uri.path()));
+            let target = if parts.uri.path() == "/api/v3/graphql" {
+                // Not an Enterprise Server's GraphQL endpoint: it has none under /api/v3.
+                return (StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new());
+            } else if let Some(rest) = path_and_query.strip_prefix("/api/v3/") {
+                format!("{upstream}/{rest}")
+            } else if parts.uri.path() == "/api/graphql" {
+                format!("{upstream}/graphql")
+            } else {
+                return (StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new());
+            };
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let mut headers = parts.headers.clone();
+            headers.remove(axum::http::header::HOST);
+            let answer = reqwest::Client::new()
+                .request(parts.method, target)
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let mut headers = answer.headers().clone();
+            headers.remove(axum::http::header::TRANSFER_ENCODING);
+            headers.remove(axum::http::header::CONTENT_LENGTH);
+            (status, headers, answer.bytes().await.unwrap())
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(forward);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn on_an_enterprise_server_rest_goes_under_api_v3_and_graphql_to_api_graphql() {
+    let r = repo().await;
+    let b = r.branch_with_fix(9002).await;
+    let (front, seen) = enterprise_server_front(&r.fake).await;
+    let dir = tempfile::tempdir().unwrap();
+    let creds = support::config_for(&r.fake, dir.path()).app.unwrap();
+    let api = format!("{front}/api/v3");
+    let app = GitHubApp::with_policy(&creds, &api, support::fast_policy()).unwrap();
+    let client = app.repo(
+        InstallationId(INSTALLATION),
+        RepoName::parse(REPO).unwrap(),
+        Permissions::new(&[("metadata", "read"), ("pull_requests", "write")]),
+    );
+    let pr = NewPullRequest {
+        head: &b,
+        base: "main",
+        title: "fixpoint: payments-api OOMKilled at 512 MiB",
+        body: "Fixpoint raised memory.",
+    };
+    let opened = client.open_draft_pr(&pr).await.unwrap();
+    client.mark_ready_for_review(&opened).await.unwrap();
+
+    assert_eq!(
+        client.get_pr(opened.number).await.unwrap().draft,
+        Some(false)
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.contains(&"POST /api/graphql".to_string()), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|r| r.contains(" /api/v3/") || r.ends_with(" /api/graphql")),
+        "every call under the server's REST or GraphQL root: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|r| r.starts_with("POST /api/v3/app/installations/")),
+        "{seen:?}"
+    );
 }

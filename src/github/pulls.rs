@@ -186,7 +186,7 @@ impl RepoClient {
             .send_json(
                 op,
                 Method::POST,
-                "/graphql",
+                super::transport::GRAPHQL,
                 &Query {
                     query: MUTATION,
                     variables: Vars { id: &pr.node_id },

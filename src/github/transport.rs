@@ -78,21 +78,47 @@ pub(super) struct Authorization {
     pub renewable: bool,
 }
 
+/// The path GraphQL calls name, under GraphQL's own root (see `graphql_root`).
+pub(super) const GRAPHQL: &str = "/graphql";
+
 pub(super) struct Transport {
     http: Octocrab,
+    /// GraphQL's client. GitHub serves GraphQL beside the REST API, not under it: on
+    /// GitHub.com both are at `https://api.github.com`, but on GitHub Enterprise Server REST is
+    /// `https://HOST/api/v3` and GraphQL `https://HOST/api/graphql`.
+    graphql: Octocrab,
     pub policy: RetryPolicy,
+}
+
+/// Where GraphQL's `/graphql` hangs for the REST API at `api_url`: the REST root, except for
+/// an Enterprise Server's `…/api/v3`, whose GraphQL is `…/api/graphql`.
+pub(super) fn graphql_root(api_url: &str) -> &str {
+    let root = api_url.trim_end_matches('/');
+    match root.strip_suffix("/v3") {
+        Some(api) if api.ends_with("/api") => api,
+        _ => root,
+    }
+}
+
+fn client(base: &str, policy: &RetryPolicy) -> anyhow::Result<Octocrab> {
+    Octocrab::builder()
+        .base_uri(base)
+        .with_context(|| format!("GITHUB_API_URL `{base}` is not a valid URL"))?
+        .set_connect_timeout(Some(policy.request_timeout))
+        .set_read_timeout(Some(policy.request_timeout))
+        .build()
+        .context("cannot build the GitHub HTTP client")
 }
 
 impl Transport {
     pub fn new(api_url: &str, policy: RetryPolicy) -> anyhow::Result<Self> {
-        let http = Octocrab::builder()
-            .base_uri(api_url)
-            .with_context(|| format!("GITHUB_API_URL `{api_url}` is not a valid URL"))?
-            .set_connect_timeout(Some(policy.request_timeout))
-            .set_read_timeout(Some(policy.request_timeout))
-            .build()
-            .context("cannot build the GitHub HTTP client")?;
-        Ok(Self { http, policy })
+        let http = client(api_url, &policy)?;
+        let graphql = client(graphql_root(api_url), &policy)?;
+        Ok(Self {
+            http,
+            graphql,
+            policy,
+        })
     }
 
     /// Sends one request under the retry policy. `authorize(renew)` gives the credential;
@@ -216,8 +242,12 @@ impl Transport {
         let request = builder
             .body(body)
             .map_err(|e| GitHubError::decode(op, format!("cannot build the request: {e}")))?;
-        let response = self
-            .http
+        let http = if path == GRAPHQL {
+            &self.graphql
+        } else {
+            &self.http
+        };
+        let response = http
             .execute(request)
             .await
             .map_err(|e| request_error(format!("request failed: {e}")))?;
@@ -262,4 +292,38 @@ pub(super) fn status_error(op: &str, raw: &Raw) -> GitHubError {
 
 pub(super) fn decode<T: DeserializeOwned>(op: &str, raw: &Raw) -> Result<T, GitHubError> {
     serde_json::from_slice(&raw.body).map_err(|e| GitHubError::decode(op, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::graphql_root;
+
+    #[test]
+    fn graphql_sits_beside_rest_on_github_com_and_at_api_graphql_on_enterprise_server() {
+        assert_eq!(
+            graphql_root("https://api.github.com"),
+            "https://api.github.com"
+        );
+        assert_eq!(
+            graphql_root("https://api.github.com/"),
+            "https://api.github.com"
+        );
+        assert_eq!(
+            graphql_root("https://ghe.example.com/api/v3"),
+            "https://ghe.example.com/api"
+        );
+        assert_eq!(
+            graphql_root("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com/api"
+        );
+        assert_eq!(
+            graphql_root("http://127.0.0.1:4000"),
+            "http://127.0.0.1:4000"
+        );
+        assert_eq!(
+            graphql_root("https://proxy.example.com/v3"),
+            "https://proxy.example.com/v3",
+            "only an Enterprise Server's /api/v3 moves"
+        );
+    }
 }
