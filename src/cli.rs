@@ -14,7 +14,7 @@ use crate::diagnose::llm::{ModelConfig, Provider};
 use crate::diagnose::{self, DebugContext, Diagnosis, Engine};
 use crate::github::auth::Permissions;
 use crate::github::{GitHubApp, RepoClient};
-use crate::harness::dry_run::{self, DryRun, DryRunRequest, snake_name};
+use crate::harness::dry_run::{self, DryRun, DryRunRequest};
 use crate::ids::{InstallationId, RepoName, RunId};
 use crate::skills::{RunContext, SkillContext};
 use crate::sweep::{self, SweepOptions, SweepReport};
@@ -226,7 +226,7 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
     for m in &d.missing {
         let _ = writeln!(out, "Would help: {m}");
     }
-    let kind = snake_name(&d.proposed_action.kind);
+    let kind = d.proposed_action.kind.as_str();
     let _ = writeln!(
         out,
         "Proposed action ({kind}): {}",

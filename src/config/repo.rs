@@ -191,6 +191,29 @@ impl RepoConfig {
         }
         self.branches.iter().any(|b| b == branch)
     }
+
+    /// Why a failed run of `workflow` (name and file path) on `branch` is not one this config
+    /// covers, if it is not: the investigation and the dry run refuse it in the same words.
+    pub fn not_covered(
+        &self,
+        workflow: &str,
+        path: Option<&str>,
+        branch: &str,
+        default_branch: Option<&str>,
+    ) -> Option<String> {
+        if !self.is_deploy(workflow, path) {
+            return Some(format!(
+                "workflow `{workflow}` is not a deploy per {PATH} (deploy_workflows: {})",
+                self.deploy_workflows.join(", ")
+            ));
+        }
+        if !self.covers_branch(branch, default_branch) {
+            return Some(format!(
+                "branch `{branch}` is not covered by {PATH} `branches`"
+            ));
+        }
+        None
+    }
 }
 
 /// The closest candidate within a small edit distance, for error messages.

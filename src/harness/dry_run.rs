@@ -117,23 +117,11 @@ async fn decide(req: DryRunRequest<'_>) -> anyhow::Result<DryRun> {
         Some(Err(e)) => return Ok(DryRun::NotStarted { why: e.to_string() }),
         Some(Ok(config)) => config,
     };
-    let name = run.name.as_deref().unwrap_or_default();
-    if !config.is_deploy(name, run.path.as_deref()) {
-        let why = format!(
-            "workflow `{name}` is not a deploy per {} (deploy_workflows: {})",
-            repo::PATH,
-            config.deploy_workflows.join(", ")
-        );
-        return Ok(DryRun::NotStarted { why });
-    }
     // The default branch is not in the run: without `branches:` (the default branch only)
     // this cannot be told here, with it, it is checked as the investigation checks it.
     let branch = run.head_branch.unwrap_or_default();
-    if !config.covers_branch(&branch, None) {
-        let why = format!(
-            "branch `{branch}` is not covered by {} `branches`",
-            repo::PATH
-        );
+    let name = run.name.as_deref().unwrap_or_default();
+    if let Some(why) = config.not_covered(name, run.path.as_deref(), &branch, None) {
         return Ok(DryRun::NotStarted { why });
     }
     if let Some(why) = unsure(req.diagnosis, config.min_confidence) {
@@ -248,14 +236,6 @@ fn lines_diff(old: (&str, Option<&str>), new: (&str, Option<&str>)) -> String {
         .to_string()
 }
 
-/// A plan kind, an action kind: the snake_case name their JSON uses.
-pub fn snake_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 impl DryRun {
     /// What people read after the diagnosis.
     pub fn render(&self) -> String {
@@ -272,7 +252,7 @@ impl DryRun {
         let mut out = format!(
             "Fix plan (dry run at {}, nothing written): {}\n",
             short_sha(at),
-            snake_name(&plan.kind)
+            plan.kind.as_str()
         );
         out.push_str(&format!("  {}\n", plan.summary));
         out.push_str(&format!("  Fingerprint: {}\n", plan.fingerprint));

@@ -78,21 +78,12 @@ async fn investigate(ctx: &JobContext, run: RunRef) -> anyhow::Result<()> {
         }
         ConfigOutcome::Invalid(why) => return not_started(ctx, id, &why).await,
     };
-    if !config.is_deploy(&run.workflow, run.workflow_path.as_deref()) {
-        let why = format!(
-            "workflow `{}` is not a deploy per {} (deploy_workflows: {})",
-            run.workflow,
-            repo::PATH,
-            config.deploy_workflows.join(", ")
-        );
-        return not_started(ctx, id, &why).await;
-    }
-    if !config.covers_branch(&run.branch, run.default_branch.as_deref()) {
-        let why = format!(
-            "branch `{}` is not covered by {} `branches`",
-            run.branch,
-            repo::PATH
-        );
+    if let Some(why) = config.not_covered(
+        &run.workflow,
+        run.workflow_path.as_deref(),
+        &run.branch,
+        run.default_branch.as_deref(),
+    ) {
         return not_started(ctx, id, &why).await;
     }
     let service = std::path::Path::new(&config.topology)

@@ -73,6 +73,21 @@ pub enum PlanKind {
     EcsApi,
 }
 
+impl PlanKind {
+    /// The name its JSON uses, as people read it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanKind::RaiseMemory => "raise_memory",
+            PlanKind::RestoreVariable => "restore_variable",
+            PlanKind::RevertImage => "revert_image",
+            PlanKind::RaiseStartPeriod => "raise_start_period",
+            PlanKind::RevertSinceLastGood => "revert_since_last_good",
+            PlanKind::ModelEdit => "model_edit",
+            PlanKind::EcsApi => "ecs_api",
+        }
+    }
+}
+
 /// A fix, ready to carry out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FixPlan {
@@ -159,6 +174,22 @@ pub(crate) mod tests {
         ActionKind, ChainLink, Diagnosis, Engine, ProposedAction, RootCause, RootCauseClass,
     };
     use crate::skills::Evidence;
+
+    #[test]
+    fn a_plan_kinds_name_is_the_one_its_json_uses() {
+        use super::PlanKind::*;
+        for kind in [
+            RaiseMemory,
+            RestoreVariable,
+            RevertImage,
+            RaiseStartPeriod,
+            RevertSinceLastGood,
+            ModelEdit,
+            EcsApi,
+        ] {
+            assert_eq!(serde_json::json!(kind), kind.as_str());
+        }
+    }
 
     /// A diagnosis of `class` at `payments-api` with these evidence lines.
     pub(crate) fn diagnosis(class: RootCauseClass, evidence: &[&str]) -> Diagnosis {
